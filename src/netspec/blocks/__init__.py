@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (imported for their register() side effect)
     group,
     inception,
     linear,
+    merge,
     nin_block,
     pool,
     vgg_block,
