@@ -18,5 +18,6 @@ from . import (  # noqa: F401  (imported for their register() side effect)
     merge,
     nin_block,
     pool,
+    repeat,
     vgg_block,
 )
