@@ -186,6 +186,8 @@ class UserBlock:
     path: PathKey
     params: list[Param]
     layers: list[Any]
+    #: Where the layers are written: under ``layers:``, or the block itself (list shorthand).
+    layers_path: PathKey
     description: str | None
     args: type[LayerArgs]
 
@@ -210,7 +212,7 @@ class UserBlock:
         from .compiler import LayerItem
 
         return [
-            LayerItem.from_doc(raw, (*self.path, "layers", i)) for i, raw in enumerate(self.layers)
+            LayerItem.from_doc(raw, (*self.layers_path, i)) for i, raw in enumerate(self.layers)
         ]
 
     def bind(self, args: BaseModel, in_shape: Shape) -> dict[str, Value]:
@@ -221,7 +223,7 @@ class UserBlock:
         for index, param in enumerate(self.params):
             value = getattr(args, f"p{index}")
             if value is None:
-                value = param.check(param.default, scope, self.doc, self.kind)
+                value = param.check(param.default, scope, self.doc, f"block '{self.kind}'")
             scope[param.name] = value
         return scope
 
@@ -338,8 +340,9 @@ class _Loader:
                 span,
                 notes=[("first defined here", self.scope.blocks[name].span)],
             )
+        layers_path: PathKey = (*path, "layers")
         if isinstance(raw, list):
-            raw = {"layers": raw}  # 'name: [layers]' is a block without params
+            raw, layers_path = {"layers": raw}, path  # 'name: [layers]': a block without params
         definition = validate_model(BlockDef, raw, doc, path, f"block '{name}'")
         assert isinstance(definition, BlockDef)
         params = [_param(doc, name, pname, value) for pname, value in definition.params.items()]
@@ -357,7 +360,7 @@ class _Loader:
             f"UserBlock_{name}", __base__=UserArgs, __doc__=definition.description, **fields
         )
         self.scope.blocks[name] = UserBlock(
-            name, doc, path, params, definition.layers, definition.description, args
+            name, doc, path, params, definition.layers, layers_path, definition.description, args
         )
 
 
@@ -421,7 +424,7 @@ def _param(doc: Document, block: str, name: str, raw: Any) -> Param:
             )
     param = Param(name, kind, default, lo, hi, description, doc.key_span(path), default_path)
     if not param.required and not _has_expression(default):
-        param.check(default, {}, doc, block)
+        param.check(default, {}, doc, owner)
     return param
 
 
