@@ -256,7 +256,13 @@ def _module_name(value: Any) -> str | None:
     return value
 
 
-ModuleName = Annotated[str | None, BeforeValidator(_module_name)]
+ModuleName = Annotated[
+    str | None,
+    BeforeValidator(_module_name),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "pattern": _IDENTIFIER.pattern}, {"type": "null"}]}
+    ),
+]
 
 
 class LayerArgs(BaseModel):
@@ -291,7 +297,10 @@ class SpecHeader(BaseModel):
         default_factory=dict,
         description="user-defined blocks: name -> {params, layers}, used like built-in kinds",
     )
-    layers: LayerList = Field(description="the network, first layer first")
+    layers: LayerList = Field(
+        description="the network, first layer first",
+        examples=[["flatten", {"linear": {"out": 10}}]],
+    )
 
 
 class Library(BaseModel):
@@ -299,9 +308,13 @@ class Library(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    description: str | None = Field(None, description="what these blocks are for")
+    description: str | None = Field(
+        None, description="what these blocks are for", examples=["ResNet building blocks"]
+    )
     imports: list[str] = Field(
-        default_factory=list, description="files whose blocks these blocks use"
+        default_factory=list,
+        description="files whose blocks these blocks use, relative to this file",
+        examples=[["common.yaml"]],
     )
     blocks: dict[str, Any] = Field(
         default_factory=dict, description="user-defined blocks: name -> {params, layers}"

@@ -26,7 +26,10 @@ class Conv(LayerArgs):
     groups: PositiveInt = Field(1, description="grouped convolution: in and out must divide")
     bias: StrictBool = Field(True, description="learn an additive bias")
     in_channels: PositiveInt | None = Field(
-        None, alias="in", description="input channels (inferred; stating it adds a check)"
+        None,
+        alias="in",
+        description="input channels (inferred; stating it adds a check)",
+        examples=[3],
     )
 
 

@@ -15,7 +15,9 @@ class Pool(LayerArgs):
     """2-D pooling window. ``stride`` defaults to the kernel size, as in PyTorch."""
 
     kernel: Size2 = Field(description="window size: k or [kh, kw]", examples=[3])
-    stride: Size2 | None = Field(None, description="stride (default: the kernel size)")
+    stride: Size2 | None = Field(
+        None, description="stride (default: the kernel size)", examples=[2]
+    )
     padding: Padding2 = Field((0, 0), description="implicit padding on both sides")
     ceil_mode: StrictBool = Field(False, description="round output sizes up")
 
