@@ -76,6 +76,21 @@ def test_dot_text() -> None:
     assert dot.rstrip().endswith("}")
 
 
+def test_branches_are_drawn_in_spec_order() -> None:
+    graph = network_graph(netspec.load(SPECS / "googlenet.yaml"))
+    labels = {b.id: b.lines[0] for b in boxes(graph.root)}
+    inception = graph.root.items[3].items[0]  # 2: group -> 2.0: inception
+    assert [labels[i] for i in inception.row] == [
+        "p1_1: conv 1x1",
+        "p2_1: conv 1x1",
+        "p3_1: conv 1x1",
+        "p4_1: maxpool 3x3",
+    ]
+    dot = to_dot(graph)
+    assert f"{{rank=same; {'; '.join(inception.row)};}}" in dot
+    assert f"{' -> '.join(inception.row)} [style=invis];" in dot
+
+
 def test_mermaid_text(capsys) -> None:
     assert main(["graph", "--format", "mermaid", str(SPECS / "resnet18.yaml")]) == 0
     text = capsys.readouterr().out

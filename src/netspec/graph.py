@@ -64,6 +64,9 @@ class Cluster:
     id: str
     label: str
     items: list[Box | Cluster] = field(default_factory=list)
+    #: Boxes to keep on one row, left to right (the first layer of each branch), so that
+    #: branch 1 is drawn left of branch 2 as in the spec.
+    row: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -122,8 +125,10 @@ def network_graph(spec: CompiledSpec, depth: int | None = None) -> Graph:
         ends = []
         for branch in node.branches:
             end = source
-            for child in branch:
+            for position, child in enumerate(branch):
                 end = emit(child, end, frame, level + 1)
+                if position == 0 and isinstance(frame.items[-1], Box):
+                    frame.row.append(end)
             ends.append((end, "" if branch else "identity"))
         merge = Box(
             new_id(),
@@ -178,6 +183,9 @@ def to_dot(graph: Graph) -> str:
                     'style="rounded,dashed"; color="#9a9a9a";'
                 )
                 emit(item.items, indent + "  ")
+                if len(item.row) > 1:
+                    out.append(f"{indent}  {{rank=same; {'; '.join(item.row)};}}")
+                    out.append(f"{indent}  {' -> '.join(item.row)} [style=invis];")
                 out.append(f"{indent}}}")
 
     emit(graph.root.items, "  ")
