@@ -304,46 +304,40 @@ class InferContext:
         ``- group: [...]`` (list shorthand) puts the layers directly under the kind key,
         ``- group: {layers: [...]}`` under the field; both are located correctly.
         """
-        if self.args_path is None:
+        base = self._field_path(field_name)
+        if base is None:
             return [LayerItem(raw) for raw in raws]
-        base = (*self.args_path, field_name)
-        if base not in self.compiler.doc.value_pos:
-            base = self.args_path
         return [LayerItem.from_doc(raw, (*base, i)) for i, raw in enumerate(raws)]
 
     def branch_items(self, field_name: str, index: int, raws: list[Any]) -> list[LayerItem]:
         """Like :meth:`items` for branch ``index`` of a list-of-lists field (``branches``)."""
-        if self.args_path is None:
+        base = self._field_path(field_name)
+        if base is None:
             return [LayerItem(raw) for raw in raws]
-        base = (*self.args_path, field_name)
-        if base not in self.compiler.doc.value_pos:
-            base = self.args_path
         return [LayerItem.from_doc(raw, (*base, index, i)) for i, raw in enumerate(raws)]
 
     def branch_span(self, field_name: str, index: int) -> Span:
-        """Where branch ``index`` of a list-of-lists field is written (the layer's line if
-        the layer was synthesized)."""
-        if self.args_path is None:
-            return self.span
+        """Where branch ``index`` of a list-of-lists field is written (this layer's span
+        when the layer was synthesized)."""
+        base = self._field_path(field_name)
         doc = self.compiler.doc
+        if base is None or (*base, index) not in doc.value_pos:
+            return self.span
+        return doc.span((*base, index))
+
+    def _field_path(self, field_name: str) -> PathKey | None:
+        """Document path of a list field's value: under the field, or directly under the
+        kind for the list shorthand; None when the layer was synthesized by a block."""
+        if self.args_path is None:
+            return None
         base = (*self.args_path, field_name)
-        if base not in doc.value_pos:
-            base = self.args_path
-        return doc.span((*base, index)) if (*base, index) in doc.value_pos else self.span
+        return base if base in self.compiler.doc.value_pos else self.args_path
 
     def child(self, name: str, item: LayerItem, in_shape: Shape) -> Node:
         """Compile one named child module (a branch layer of inception, say)."""
         return self.compiler.one(
             item, in_shape, f"{self.module_path}.{name}", name, self.span, self.producer
         )
-
-
-@dataclass
-class _Use:
-    """A user block being expanded, and the layer that used it (for recursion and notes)."""
-
-    block: UserBlock
-    span: Span
 
 
 class _Compiler:
@@ -359,12 +353,13 @@ class _Compiler:
         doc: Document,
         params: dict[str, Value],
         scope: BlockScope | None = None,
-        stack: tuple[_Use, ...] = (),
+        stack: tuple[str, ...] = (),
         modules: list[int] | None = None,
     ) -> None:
         self.doc = doc
         self.params = params
         self.scope = scope or BlockScope()
+        #: The user blocks being expanded around these layers, outermost first.
         self.stack = stack
         #: Modules made so far in this compilation, shared by nested compilers.
         self.modules = modules if modules is not None else [0]
@@ -558,9 +553,8 @@ class _Compiler:
         an ``nn.Sequential`` of them, like ``group``. Any error inside the body is reported
         at the body's line, with a note at the use site.
         """
-        users = [use.block.kind for use in self.stack]
-        if block.kind in users:
-            cycle = [*users[users.index(block.kind) :], block.kind]
+        if block.kind in self.stack:
+            cycle = [*self.stack[self.stack.index(block.kind) :], block.kind]
             raise SchemaError(
                 f"block '{block.kind}' uses itself: {' -> '.join(cycle)}",
                 entry.span,
@@ -572,7 +566,7 @@ class _Compiler:
                 block.doc,
                 block.bind(entry.args, in_shape),
                 self.scope,
-                (*self.stack, _Use(block, entry.span)),
+                (*self.stack, block.kind),
                 self.modules,
             )
             items = block.items()

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -162,10 +163,15 @@ class Param:
             return StrictBool
         return IntsField(int(lo) if lo is not None else 0, int(hi) if hi is not None else MAX_SIZE)
 
+    @cached_property
+    def adapter(self) -> TypeAdapter[Any]:
+        """Validator of this param's values, built once (a block may be used many times)."""
+        return TypeAdapter(self.annotation())
+
     def check(self, value: Any, scope: dict[str, Value], doc: Document, owner: str) -> Value:
         """Validate one value (a default) against the declared type, located at the default."""
         try:
-            return TypeAdapter(self.annotation()).validate_python(value, context={"params": scope})
+            return self.adapter.validate_python(value, context={"params": scope})
         except ValidationError as exc:
             error = exc.errors(include_url=False)[0]
             span = doc.span(self.default_path)
@@ -195,10 +201,6 @@ class UserBlock:
     def span(self) -> Span:
         """The definition's name under ``blocks:``, where notes point."""
         return self.doc.key_span(self.path)
-
-    @property
-    def summary(self) -> str:
-        return self.description or f"user block defined at {self.span}"
 
     @property
     def example(self) -> str:
