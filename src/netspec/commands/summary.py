@@ -10,7 +10,7 @@ from ._common import add_spec_arguments, load_spec
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "summary",
-        help="print a per-layer table of shapes, parameters and MACs",
+        help="per-layer table: shapes, params, MACs, receptive field, activation memory",
         description="Print every module of SPEC with its output shape (one sample, no batch "
         "dimension), parameter count, multiply-accumulates, receptive field (the input "
         "window in pixels that one output position sees) and activation memory (its output "
