@@ -15,9 +15,11 @@ __version__ = "0.1.0"
 
 from .compiler import CompiledSpec, compile_spec
 from .errors import (
+    ArtifactError,
     BuildError,
     ExportError,
     ExpressionError,
+    InputError,
     NetspecError,
     SchemaError,
     ShapeError,
@@ -29,10 +31,12 @@ from .errors import (
 load = compile_spec
 
 __all__ = [
+    "ArtifactError",
     "BuildError",
     "CompiledSpec",
     "ExportError",
     "ExpressionError",
+    "InputError",
     "NetspecError",
     "SchemaError",
     "ShapeError",

@@ -167,6 +167,18 @@ class ExportError(NetspecError):
     stage = "export"
 
 
+class ArtifactError(NetspecError):
+    """A file given as an artifact is missing, unreadable, or not one netspec wrote."""
+
+    stage = "artifact"
+
+
+class InputError(NetspecError):
+    """An input to ``predict`` cannot be used: missing, not an image, the wrong size."""
+
+    stage = "input"
+
+
 class UsageError(NetspecError):
     """Command-line misuse (bad ``--set``, unknown parameter): exit status 2."""
 
