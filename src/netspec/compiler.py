@@ -84,11 +84,17 @@ class CompiledSpec:
         """Every module below the root as (depth, node), in module-tree order."""
         return self.root.walk()
 
-    def build(self, seed: int | None = None) -> torch.nn.Module:
-        """Build the ``nn.Module`` (imports torch); ``seed`` makes the weights reproducible."""
+    def build(
+        self, seed: int | None = None, *, fast: bool = False, device: str | None = None
+    ) -> torch.nn.Module:
+        """Build the ``nn.Module`` (imports torch); ``seed`` makes the weights reproducible.
+
+        ``fast`` applies :func:`netspec.optimize.speed_up` for ``device`` (same state_dict
+        keys and numerics, faster training and inference).
+        """
         from .build import build_model
 
-        return build_model(self, seed=seed)
+        return build_model(self, seed=seed, fast=fast, device=device)
 
 
 def compile_spec(
