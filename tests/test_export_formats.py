@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
 import sys
 import zipfile
 from pathlib import Path
@@ -196,3 +198,27 @@ def test_export_and_run_on_cuda(fmt: str, tmp_path: Path) -> None:
     artifact = load_artifact(out, device="cuda")
     assert artifact.run is not None
     assert artifact.run(torch.rand(4, 1, 96, 96)).shape == (4, 10)
+
+
+def test_compile_needs_the_export_format(tmp_path: Path) -> None:
+    spec = _spec("lenet")
+    with pytest.raises(ExportError, match="--compile needs --format export"):
+        export_model(spec.build(seed=0), spec, tmp_path / "x.ts.pt", compile=True)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("NETSPEC_SLOW_TESTS") or shutil.which("g++") is None,
+    reason="AOTInductor compiles C++ for ~20 s: set NETSPEC_SLOW_TESTS=1 (needs g++)",
+)
+def test_aot_compiled_program_verifies_and_predicts(tmp_path: Path) -> None:
+    spec = _spec("lenet")
+    model = spec.build(seed=0)
+    out = tmp_path / "lenet.pt2"
+    report = export_model(model, spec, out, format="export", compile=True, optimize=True)
+    assert report.max_abs_diff is not None and report.max_abs_diff <= 1e-4
+    kind, meta, _ = inspect_artifact(out)
+    assert kind == "export" and meta["compiled"]["compiler"] == "AOTInductor"
+    artifact = load_artifact(out)
+    x = torch.rand(7, 1, 28, 28)
+    with torch.no_grad():
+        torch.testing.assert_close(artifact.run(x), model.eval()(x), rtol=1e-4, atol=1e-5)  # type: ignore[misc]

@@ -80,11 +80,7 @@ def _inspect_zip(path: Path) -> tuple[str, dict[str, Any], str]:
             names = archive.namelist()
             meta_name = next((n for n in names if n.endswith(f"/extra/{META_FILE}")), None)
             if any(n.endswith("/archive_format") for n in names):
-                kind = "export"
-                if any("/data/aotinductor/" in n for n in names):
-                    raise ArtifactError(
-                        f"{path} is an AOTInductor package; netspec writes plain .pt2 programs"
-                    )
+                kind = "export"  # a torch.export program, or one AOTInductor compiled
             elif any("/code/" in n for n in names):
                 kind = "torchscript"
             elif any(n.endswith("/data.pkl") for n in names):
@@ -154,8 +150,9 @@ def load_artifact(
     ``compile`` wraps ``.pt2`` programs in ``torch.compile`` (TorchScript and ONNX are
     compiled by their own runtimes; for them it changes nothing).
     """
-    from .export import resolve_device
+    from .export import quiet_torch_logs, resolve_device
 
+    quiet_torch_logs()
     path = Path(path)
     kind, meta, spec_text = inspect_artifact(path)
     try:
@@ -164,6 +161,8 @@ def load_artifact(
         raise ArtifactError(exc.message) from None
     if kind == "torchscript":
         run = _load_torchscript(path, target, meta)
+    elif kind == "export" and meta.get("compiled"):
+        run = _load_compiled(path, target, meta)
     elif kind == "export":
         run = _load_program(path, target, compile, meta)
     else:
@@ -213,6 +212,30 @@ def _load_program(
         module.to(memory_format=torch.channels_last)
     if compile:
         module = torch.compile(module)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return module(x.to(device))
+
+    return run
+
+
+def _load_compiled(
+    path: Path, device: torch.device, meta: dict[str, Any]
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """An AOTInductor package: machine code for the device it was compiled for."""
+    built_for = torch.device(meta["compiled"].get("device", "cpu"))
+    if built_for.type != device.type:
+        raise ArtifactError(
+            f"{path} was compiled for {built_for.type}; rebuild it with --device {device.type} "
+            "or use an uncompiled artifact"
+        )
+    try:
+        module = torch._inductor.aoti_load_package(str(path))
+    except Exception as exc:
+        raise ArtifactError(
+            f"cannot load compiled artifact {path}: {exc}".splitlines()[0]
+        ) from None
 
     def run(x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():

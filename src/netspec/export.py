@@ -141,7 +141,10 @@ def atomic_write(path: Path, write: Any, verify: Any = None) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The temporary name ends like the final one: some loaders insist on the suffix (.pt2).
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
+    )
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -161,6 +164,14 @@ def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
     """Largest elementwise difference, in float64 so the report itself is exact."""
     a, b = a.detach().cpu(), b.detach().cpu()
     return float((a.double() - b.double()).abs().max().item()) if a.numel() else 0.0
+
+
+def quiet_torch_logs() -> None:
+    """Keep torch's import-time notices (no CUDA runtime found, ...) out of netspec's output."""
+    import logging
+
+    for name in ("torch.utils.cpp_extension", "torch.export.pt2_archive._package"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -202,6 +213,7 @@ def export_model(
     extra_meta: dict[str, Any] | None = None,
     tolerance: float | None = None,
     optimize_rounds: int = 5,
+    compile: bool = False,
 ) -> ExportReport:
     """Write ``model`` as a verified artifact of ``format`` at ``out``.
 
@@ -210,12 +222,20 @@ def export_model(
     fastest candidate, measured at ``batch`` on ``device`` (the target), and still checked
     against ``model``. ``classes`` name the outputs (default: the spec's ``classes:``).
     ``tolerance`` (default :data:`DEFAULT_TOLERANCE`) bounds the difference, relative to the
-    outputs' magnitude when that exceeds 1.
+    outputs' magnitude when that exceeds 1. ``compile`` (``export`` format only) compiles the
+    program ahead of time with AOTInductor for ``device``: torch.compile's code generator,
+    once, at build time; the package runs only on machines like this one.
     """
+    quiet_torch_logs()
     if tolerance is None:
         tolerance = DEFAULT_TOLERANCE
     if format not in FORMATS:
         raise ExportError(f"unknown format '{format}' (choose one of: {', '.join(FORMATS)})")
+    if compile and format != "export":
+        raise ExportError(
+            "--compile needs --format export: it compiles the torch.export program ahead of "
+            "time (AOTInductor)"
+        )
     if batch < 1:
         raise ExportError(f"batch must be at least 1, got {batch}")
     target = resolve_device(device)
@@ -231,8 +251,8 @@ def export_model(
     if optimize:
         from .optimize import plan_inference, prepare_for_inference
 
-        if format == "onnx":
-            # onnxruntime chooses layouts and fuses itself; fold batch norm for it.
+        if format == "onnx" or compile:
+            # onnxruntime and Inductor choose layouts and fuse themselves; fold batch norm.
             module = prepare_for_inference(reference)
         else:
             example = random_batch(spec, batch, seed=2).to(target)
@@ -243,14 +263,17 @@ def export_model(
     if plan is not None:
         meta["optimization"] = plan.as_metadata()
     elif optimize:
+        runtime = "AOTInductor compiles" if compile else "onnxruntime optimises"
         meta["optimization"] = {
-            "chosen": "batch norm folded; onnxruntime optimises the graph when it loads it",
+            "chosen": f"batch norm folded; {runtime} the graph",
             "memory_format": "contiguous",
             "device": str(target),
         }
+    if compile:
+        meta["compiled"] = {"compiler": "AOTInductor", "device": str(target), "freezing": True}
     files = {SPEC_FILE: spec.source_text, META_FILE: json.dumps(meta, indent=2, sort_keys=True)}
 
-    write = _writer(format, module, checks[0], files, optimize)
+    write = _writer(format, module, checks[0], files, optimize, compile)
     diffs: list[float] = []
 
     def verify(tmp: Path) -> None:
@@ -292,8 +315,13 @@ def _writer(
     example: torch.Tensor,
     files: dict[str, str],
     frozen: bool,
+    compile: bool = False,
 ) -> Callable[[Path], None]:
     """The function that writes ``module`` in ``format`` to a (temporary) path."""
+    if compile:
+        from .export_program import write_compiled_program
+
+        return lambda tmp: write_compiled_program(module, example, tmp, files)
     if format == "torchscript":
         return lambda tmp: write_torchscript(module, tmp, files, frozen=frozen)
     if format == "export":

@@ -41,3 +41,35 @@ def write_program(
     # and atomic writes go through a temporary name.
     with open(path, "wb") as stream:
         torch.export.save(program, stream, extra_files=files)
+
+
+def write_compiled_program(
+    module: nn.Module, example: torch.Tensor, path: Path, files: dict[str, str]
+) -> None:
+    """Export ``module`` and compile it ahead of time with AOTInductor (``--compile``).
+
+    The package holds a shared library built for this machine's CPU (or GPU) with the
+    weights frozen in: loads without Python-side compilation, runs only where it was built.
+    The netspec files are added to the package's ``extra/`` folder, where ``.pt2`` programs
+    keep them too.
+    """
+    import shutil
+    import tempfile
+    import zipfile
+
+    program = export_program(module, example)
+    with tempfile.TemporaryDirectory() as folder:
+        package = Path(folder) / "model.pt2"
+        try:
+            torch._inductor.aoti_compile_and_package(
+                program, package_path=str(package), inductor_configs={"freezing": True}
+            )
+        except Exception as exc:  # compiler failures come in many types
+            raise ExportError(
+                f"AOTInductor cannot compile this model: {exc}".splitlines()[0]
+            ) from None
+        with zipfile.ZipFile(package, "a") as archive:
+            root = archive.namelist()[0].split("/")[0]
+            for name, text in files.items():
+                archive.writestr(f"{root}/extra/{name}", text)
+        shutil.copyfile(package, path)

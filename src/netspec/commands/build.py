@@ -43,6 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "variant measured fastest there (takes a few seconds; still verified)",
     )
     parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="with --format export: compile the program ahead of time with AOTInductor "
+        "(torch.compile's code generator) for --device; takes a minute, and the package "
+        "runs only on machines like this one",
+    )
+    parser.add_argument(
         "--batch",
         type=int,
         default=32,
@@ -100,8 +107,11 @@ def run(args: argparse.Namespace) -> int:
         batch=args.batch,
         classes=classes,
         extra_meta=extra,
+        compile=args.compile,
     )
     label = {"torchscript": "TorchScript", "export": "torch.export", "onnx": "ONNX"}[args.format]
+    if args.compile:
+        label += ", AOTInductor-compiled"
     if report.max_abs_diff is None:
         check = "checked structurally (install onnxruntime to run it)"
     else:
