@@ -36,6 +36,15 @@ FORMATS = [
 ]
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():  # type: ignore[no-untyped-def]
+    """Batches of 2 and 3: one thread is as fast, and immune to stalls when cores are busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _spec(name: str) -> netspec.CompiledSpec:
     spec_file, overrides, _, _ = SEED_NETWORKS[name]
     return netspec.load(SPECS / spec_file, params=overrides)

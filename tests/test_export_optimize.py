@@ -41,6 +41,30 @@ layers:
 """
 
 
+INCEPTION_SPEC = """
+name: small_inception
+input: [1, 24, 24]
+layers:
+  - conv: {out: 16, kernel: 3, padding: 1}
+  - relu
+  - inception: {c1: 8, c2: [8, 16], c3: [4, 8], c4: 8}
+  - maxpool: {kernel: 2}
+  - inception: {c1: 16, c2: [8, 16], c3: [4, 8], c4: 8}
+  - gap
+  - flatten
+  - linear: {out: 10}
+"""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():  # type: ignore[no-untyped-def]
+    """Small tensors: one thread is as fast, and immune to stalls when cores are busy."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _spec(name: str) -> netspec.CompiledSpec:
     spec_file, overrides, _, _ = SEED_NETWORKS[name]
     return netspec.load(SPECS / spec_file, params=overrides)
@@ -74,7 +98,7 @@ def test_fast_build_loads_seed_weights_and_gives_the_same_outputs(name: str) -> 
         torch.testing.assert_close(fast.eval()(x), reference(x), rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["googlenet", "nin", "lenet"])
+@pytest.mark.parametrize("name", ["googlenet", "vgg11-small", "lenet"])
 def test_fast_build_trains_like_the_plain_build(name: str) -> None:
     """Same loss and gradients (dropout off: its mask follows the memory layout)."""
     spec = _spec(name)
@@ -142,12 +166,12 @@ def test_batchnorm_folds_into_conv_and_linear() -> None:
 
 
 def test_fused_inception_heads_equal_the_three_convolutions() -> None:
-    spec = _spec("googlenet")
+    spec = netspec.load(INCEPTION_SPEC)
     model = spec.build(seed=0).eval()
     fused = optimize.prepare_for_inference(model, fuse=True)
     assert optimize.inception_count(fused) == 0
-    assert sum(isinstance(m, optimize.FusedInception) for m in fused.modules()) == 9
-    x = torch.rand(2, 1, 96, 96, generator=torch.Generator().manual_seed(5))
+    assert sum(isinstance(m, optimize.FusedInception) for m in fused.modules()) == 2
+    x = torch.rand(2, 1, 24, 24, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         torch.testing.assert_close(fused(x), model(x), rtol=1e-4, atol=1e-5)
 
@@ -180,8 +204,8 @@ def test_every_plan_the_tuner_can_choose_verifies(
         return {name: (0.001 if favour in name else 1.0) for name in candidates}
 
     monkeypatch.setattr(optimize, "measure", rigged)
-    spec = _spec("googlenet")
-    out = tmp_path / f"googlenet{SUFFIXES[fmt]}"
+    spec = netspec.load(INCEPTION_SPEC)
+    out = tmp_path / f"net{SUFFIXES[fmt]}"
     report = export_model(spec.build(seed=0), spec, out, format=fmt, optimize=True, batch=2)
     assert report.max_abs_diff is not None and report.max_abs_diff <= 1e-4
     plan = inspect_artifact(out)[1]["optimization"]
@@ -190,7 +214,7 @@ def test_every_plan_the_tuner_can_choose_verifies(
     if favour.startswith("channels_last"):
         assert plan["memory_format"] == "channels_last" and plan["fuse_branches"]
     artifact = load_artifact(out)
-    x = torch.rand(3, 1, 96, 96)
+    x = torch.rand(3, 1, 24, 24)
     with torch.no_grad():
         expected = spec.build(seed=0).eval()(x)
     torch.testing.assert_close(artifact.run(x), expected, rtol=1e-4, atol=1e-5)  # type: ignore[misc]
