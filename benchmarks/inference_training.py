@@ -17,6 +17,7 @@ work for a training step; they are shown as a fraction of this machine's fp32 ma
 measured in the same run. Run from the repository root:
 
     python benchmarks/inference_training.py [--networks nin googlenet] [--repeats 5]
+        [--formats torchscript export onnx compiled] [--threads 1] [--parts train infer]
 """
 
 from __future__ import annotations
@@ -60,17 +61,26 @@ def matmul_peak(seconds: float = 1.5) -> float:
     return best
 
 
-def best_times(runs: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict:
-    """Best wall time of each run over ``repeats`` interleaved rounds."""
+def best_times(
+    runs: dict[str, Callable[[], object]], repeats: int, warmup: int = 2, min_seconds: float = 1.0
+) -> dict[str, float]:
+    """Best wall time of each run over interleaved rounds: at least ``repeats`` rounds, and
+    more for fast runs until each has been timed for ``min_seconds`` (a 2 ms LeNet step
+    needs hundreds of samples to find an undisturbed one)."""
     for run in runs.values():
         for _ in range(warmup):
             run()
     best = dict.fromkeys(runs, math.inf)
-    for _ in range(repeats):
+    spent = dict.fromkeys(runs, 0.0)
+    rounds = 0
+    while rounds < repeats or (min(spent.values()) < min_seconds and rounds < 100 * repeats):
         for name, run in runs.items():
             start = time.perf_counter()
             run()
-            best[name] = min(best[name], time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            best[name] = min(best[name], elapsed)
+            spent[name] += elapsed
+        rounds += 1
     return best
 
 
@@ -135,7 +145,18 @@ def bench_network(name: str, args: argparse.Namespace, peak: float, out_dir: Pat
     sys.stdout.flush()
 
 
-def bench_training(spec, hand, state, shape, args, frac) -> None:  # type: ignore[no-untyped-def]
+Fraction = Callable[[float, float], str]
+StateDict = dict[str, torch.Tensor]
+
+
+def bench_training(
+    spec: netspec.CompiledSpec,
+    hand: nn.Module,
+    state: StateDict,
+    shape: tuple[int, ...],
+    args: argparse.Namespace,
+    frac: Fraction,
+) -> None:
     """A training step of the hand-written model against netspec's fast build."""
     generator = torch.Generator().manual_seed(0)
     fast = spec.build(seed=0, fast=True)
@@ -155,7 +176,16 @@ def bench_training(spec, hand, state, shape, args, frac) -> None:  # type: ignor
     )
 
 
-def bench_inference(name, spec, hand, state, shape, args, frac, out_dir) -> None:  # type: ignore[no-untyped-def]
+def bench_inference(
+    name: str,
+    spec: netspec.CompiledSpec,
+    hand: nn.Module,
+    state: StateDict,
+    shape: tuple[int, ...],
+    args: argparse.Namespace,
+    frac: Fraction,
+    out_dir: Path,
+) -> None:
     """Eager hand-written inference against one-trick baselines and --optimize artifacts."""
     generator = torch.Generator().manual_seed(1)
     hand.load_state_dict(state)
@@ -168,7 +198,16 @@ def bench_inference(name, spec, hand, state, shape, args, frac, out_dir) -> None
     plans: dict[str, str] = {}
     for fmt in args.formats:
         path = out_dir / f"{name}.{fmt}"
-        report = export_model(plain, spec, path, format=fmt, optimize=True, batch=args.infer_batch)
+        compiled = fmt == "compiled"  # the export format, AOTInductor-compiled (--compile)
+        report = export_model(
+            plain,
+            spec,
+            path,
+            format="export" if compiled else fmt,
+            optimize=True,
+            batch=args.infer_batch,
+            compile=compiled,
+        )
         artifact = load_artifact(path)
         if artifact.run is not None:
             runs[f"opt:{fmt}"] = artifact.run
@@ -198,9 +237,10 @@ def main() -> None:
     parser.add_argument(
         "--formats",
         nargs="+",
-        default=["torchscript", "export"],
-        choices=["torchscript", "export", "onnx"],
-        help="--optimize artifacts to time",
+        default=["torchscript", "export", "onnx"],
+        choices=["torchscript", "export", "onnx", "compiled"],
+        help="--optimize artifacts to time ('compiled': --format export --compile, which "
+        "takes a minute per network)",
     )
     parser.add_argument(
         "--parts", nargs="+", default=["train", "infer"], choices=["train", "infer"]

@@ -265,6 +265,9 @@ def _load_onnx(
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # errors only: warnings are about things users cannot act on
+    # As many threads as torch uses (torch.set_num_threads, OMP_NUM_THREADS), so that one
+    # setting governs every format; onnxruntime's own default is every core.
+    options.intra_op_num_threads = torch.get_num_threads()
     try:
         session = onnxruntime.InferenceSession(str(path), options, providers=providers)
     except Exception as exc:
