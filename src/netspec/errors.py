@@ -1,27 +1,181 @@
-"""TEMPORARY stand-in for the compiler core's ``netspec.errors`` (branch main).
+"""Errors are data: every user mistake becomes a diagnostic that points into the spec file.
 
-Only the surface that training uses; replaced wholesale by the core's module on merge.
+Each compiler stage raises its own subclass of :class:`NetspecError`, so callers can tell
+*where* in the pipeline a spec failed, while the CLI renders all of them the same way —
+``file:line:col: error: message``, the offending source line and a caret — like a compiler.
+The message text, line and column are part of netspec's API and are tested.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """The text of one spec file, kept so that diagnostics can quote the offending line."""
+
+    name: str
+    text: str
+
+    def line(self, number: int) -> str:
+        """Return 1-based line ``number`` without its newline ('' when out of range)."""
+        lines = self.text.splitlines()
+        if 1 <= number <= len(lines):
+            return lines[number - 1]
+        return ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A 1-based line/column position in a spec file; ``length`` is the caret width."""
+
+    source: SourceText
+    line: int
+    col: int
+    length: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.source.name}:{self.line}:{self.col}"
+
+
+@dataclass
+class Diagnostic:
+    """One user mistake: what is wrong, where, and optionally how to fix it."""
+
+    message: str
+    span: Span | None = None
+    hint: str | None = None
+    notes: list[tuple[str, Span | None]] = field(default_factory=list)
+
+    def render(self, program: str = "netspec") -> str:
+        """Format like a compiler: location, message, quoted line with a caret, hints.
+
+        Without a location (a missing file, say) the program name stands in its place.
+        """
+        parts = []
+        where = str(self.span) if self.span else program
+        parts.append(f"{where}: error: {self.message}")
+        if self.span is not None:
+            parts.extend(_quote(self.span))
+        for note, note_span in self.notes:
+            where = f"{note_span}: " if note_span else ""
+            parts.append(f"{where}note: {note}")
+            if note_span is not None:
+                parts.extend(_quote(note_span))
+        if self.hint:
+            parts.append(f"hint: {self.hint}")
+        return "\n".join(parts)
+
+
+def _quote(span: Span) -> list[str]:
+    text = span.source.line(span.line).rstrip("\n")
+    if not text.strip():
+        return []
+    gutter = f"{span.line:>5} | "
+    # Tabs are rendered as single spaces so that the caret column stays aligned.
+    shown = text.replace("\t", " ")
+    width = max(1, min(span.length, max(1, len(shown) - span.col + 1)))
+    caret = " " * (len(gutter) - 2) + "| " + " " * (span.col - 1) + "^" + "~" * (width - 1)
+    return [gutter + shown, caret]
+
 
 class NetspecError(Exception):
-    """Base of every error netspec reports about a user's spec or input."""
+    """Base of every error netspec reports about a user's spec or input.
+
+    It carries one or more diagnostics so that a stage can report every mistake it found
+    in one pass (all misspelt keys, say) instead of making the user fix them one by one.
+    """
 
     stage = "spec"
 
-    def __init__(self, message: str, span: object = None, hint: str | None = None) -> None:
-        self.message = message
-        self.span = span
-        self.hint = hint
+    def __init__(
+        self,
+        message: str | None = None,
+        span: Span | None = None,
+        hint: str | None = None,
+        *,
+        diagnostics: list[Diagnostic] | None = None,
+        notes: list[tuple[str, Span | None]] | None = None,
+    ) -> None:
+        if diagnostics is None:
+            if message is None:
+                raise ValueError("a NetspecError needs a message or diagnostics")
+            diagnostics = [Diagnostic(message, span, hint, list(notes or []))]
+        self.diagnostics = diagnostics
         super().__init__(self.render())
 
-    def render(self) -> str:
-        return f"<spec>: error: {self.message}"
+    @property
+    def first(self) -> Diagnostic:
+        """The first diagnostic; tests and single-error callers look at this one."""
+        return self.diagnostics[0]
+
+    @property
+    def message(self) -> str:
+        return self.first.message
+
+    @property
+    def span(self) -> Span | None:
+        return self.first.span
+
+    @property
+    def line(self) -> int | None:
+        return self.first.span.line if self.first.span else None
+
+    @property
+    def col(self) -> int | None:
+        return self.first.span.col if self.first.span else None
+
+    def render(self, program: str = "netspec") -> str:
+        """All diagnostics in compiler form, separated by blank lines."""
+        return "\n\n".join(d.render(program) for d in self.diagnostics)
+
+
+class SourceError(NetspecError):
+    """The file cannot be read as a YAML/JSON mapping (missing, binary, syntax, tags...)."""
+
+    stage = "source"
+
+
+class SchemaError(NetspecError):
+    """The document is well-formed but does not follow the spec language."""
+
+    stage = "schema"
+
+
+class ExpressionError(NetspecError):
+    """A parameter expression is malformed, refers to an unknown name, or overflows."""
+
+    stage = "expressions"
+
+
+class ShapeError(NetspecError):
+    """Shapes do not work out: a feature map shrinks away, channels disagree, and so on."""
+
+    stage = "shapes"
+
+
+class BuildError(NetspecError):
+    """Building the torch module failed for a reason the spec author can fix."""
+
+    stage = "build"
+
+
+class ExportError(NetspecError):
+    """An artifact could not be written or did not verify against the eager model."""
+
+    stage = "export"
 
 
 class UsageError(NetspecError):
-    """Command-line misuse: exit status 2."""
+    """Command-line misuse (bad ``--set``, unknown parameter): exit status 2."""
 
     stage = "usage"
+
+
+def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str | None:
+    """A 'did you mean' hint for a misspelt name, or None when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None

@@ -1,0 +1,25 @@
+"""``flatten`` — (C, H, W) → (C·H·W,), keeping the batch dimension."""
+
+from __future__ import annotations
+
+from ..compiler import InferContext
+from ..registry import Block, register
+from ..schema import LayerArgs
+from ..shapes import Inferred, Node, Shape, numel
+
+
+class Flatten(LayerArgs):
+    """Flatten each sample into a vector, so the 256*5*5 of hand-written code is inferred."""
+
+
+def infer(args: Flatten, shape: Shape, ctx: InferContext) -> Inferred:
+    return Inferred((numel(shape),))
+
+
+def build(node: Node, build_child: object) -> object:
+    from torch import nn
+
+    return nn.Flatten()
+
+
+register(Block("flatten", Flatten, infer, build, Flatten.__doc__ or "", "flatten"))

@@ -1,0 +1,27 @@
+"""``gap`` — global average pooling: (C, H, W) → (C, 1, 1), as d2l's GlobalAvgPool2d."""
+
+from __future__ import annotations
+
+from ..compiler import InferContext
+from ..registry import Block, register
+from ..schema import LayerArgs
+from ..shapes import Inferred, Node, Shape
+from ._common import require_image
+
+
+class GlobalAvgPool(LayerArgs):
+    """Average each channel over the whole feature map; keeps a 1x1 map (flatten after)."""
+
+
+def infer(args: GlobalAvgPool, shape: Shape, ctx: InferContext) -> Inferred:
+    c, _, _ = require_image(ctx, shape)
+    return Inferred((c, 1, 1))
+
+
+def build(node: Node, build_child: object) -> object:
+    from torch import nn
+
+    return nn.AdaptiveAvgPool2d(1)
+
+
+register(Block("gap", GlobalAvgPool, infer, build, GlobalAvgPool.__doc__ or "", "gap"))

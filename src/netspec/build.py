@@ -1,0 +1,45 @@
+"""Stage 5 — turn a compiled node tree into a ``torch.nn.Module``.
+
+The module tree mirrors the node tree one to one: every node becomes one module whose
+attribute name is the node's name, so ``state_dict`` keys equal the summary's paths and a
+hand-written model with the same structure loads with ``strict=True``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from . import registry
+from .shapes import Node
+
+if TYPE_CHECKING:
+    from .compiler import CompiledSpec
+
+
+def build_node(node: Node) -> nn.Module:
+    """Build one node (and, through its block's builder, its children)."""
+    block = registry.lookup(node.kind)
+    assert block is not None, node.kind
+    module = block.build(node, build_node)
+    assert isinstance(module, nn.Module)
+    return module
+
+
+def build_model(spec: CompiledSpec, seed: int | None = None) -> nn.Module:
+    """Build the network; with ``seed`` the initial weights are the same on every run.
+
+    The top level is an ``nn.Sequential`` of the spec's layers under their names.
+    The random state is forked so that building a model does not disturb the caller's.
+    """
+    devices: list[int] = []
+    with torch.random.fork_rng(devices=devices, enabled=seed is not None):
+        if seed is not None:
+            torch.manual_seed(seed)
+        model = nn.Sequential(
+            OrderedDict((child.name, build_node(child)) for child in spec.root.children)
+        )
+    return model

@@ -1,0 +1,44 @@
+"""Arguments and loading shared by every command that takes a spec."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..compiler import CompiledSpec, compile_spec
+from ..errors import UsageError
+from ..expressions import ExpressionProblem, Number, parse_literal
+
+
+def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    """SPEC and ``--set NAME=VALUE`` (repeatable)."""
+    parser.add_argument("spec", metavar="SPEC", help="spec file (.yaml, .yml or .json)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="override a param of the spec, e.g. --set ratio=8 (repeatable)",
+    )
+
+
+def parse_overrides(items: list[str]) -> dict[str, Number]:
+    """``["ratio=8"]`` → ``{"ratio": 8}``; malformed items are command-line misuse."""
+    values: dict[str, Number] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or not name or not text.strip():
+            raise UsageError(f"--set expects NAME=VALUE, got '{item}'")
+        try:
+            values[name] = parse_literal(text)
+        except ExpressionProblem as problem:
+            raise UsageError(
+                f"--set {name}: value '{text}' is not a number ({problem.message})"
+            ) from None
+    return values
+
+
+def load_spec(args: argparse.Namespace) -> CompiledSpec:
+    """Compile the command's SPEC with its ``--set`` overrides."""
+    return compile_spec(str(args.spec), parse_overrides(args.overrides))

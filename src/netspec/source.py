@@ -1,0 +1,295 @@
+"""Stage 1 — read a spec file into plain data plus the line/column of every node.
+
+Later stages work on plain ``dict``/``list``/scalars (easy to validate and to fuzz) and ask
+:class:`Document` for the span of any path when they need to report a mistake. Everything
+that is not plain data is refused here, before anything else sees it: YAML tags (which in
+other loaders construct Python objects), sets, dates, binary blobs, non-string keys, and
+documents that are too large, too deep or that expand through aliases into too many nodes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import SourceError, SourceText, Span
+
+#: Refuse files larger than this: specs are small, and a huge file is a mistake or an attack.
+MAX_FILE_BYTES = 1 << 20
+#: Refuse documents nested deeper than this (lists of lists of ...).
+MAX_DEPTH = 48
+#: Refuse documents with more nodes than this after alias expansion ("billion laughs").
+MAX_NODES = 50_000
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class Document:
+    """Plain data of a spec plus the source positions of its nodes."""
+
+    data: Any
+    source: SourceText
+    value_pos: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    key_pos: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
+    path: Path | None = None
+
+    def span(self, path: PathKey, *, key: bool = False, length: int = 1) -> Span:
+        """Span of the node at ``path`` (its key when ``key``), or of its nearest ancestor.
+
+        Falling back to the ancestor keeps every diagnostic located even when a stage
+        reports a node that the user did not write (a missing field, say).
+        """
+        table = self.key_pos if key else self.value_pos
+        probe = tuple(path)
+        while True:
+            if probe in table:
+                line, col = table[probe]
+                return Span(self.source, line, col, length)
+            if key and probe in self.value_pos:
+                line, col = self.value_pos[probe]
+                return Span(self.source, line, col, length)
+            if not probe:
+                return Span(self.source, 1, 1, length)
+            probe = probe[:-1]
+
+    def key_span(self, path: PathKey) -> Span:
+        """Span of the key that introduces ``path``, as wide as the key's text."""
+        name = str(path[-1]) if path else ""
+        return self.span(path, key=True, length=max(1, len(name)))
+
+
+def read_path(path: str | Path) -> Document:
+    """Load a spec file from disk; JSON when the name ends in ``.json``, YAML otherwise."""
+    p = Path(path)
+    shown = str(path)
+    if not p.exists():
+        raise SourceError(f"spec file not found: {shown}")
+    if p.is_dir():
+        raise SourceError(f"spec path is a directory, not a file: {shown}")
+    size = p.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise SourceError(
+            f"spec file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})",
+            Span(SourceText(shown, ""), 1, 1),
+        )
+    raw = p.read_bytes()
+    doc = read_bytes(raw, name=shown, json_format=p.suffix.lower() == ".json")
+    doc.path = p
+    return doc
+
+
+def read_bytes(raw: bytes, *, name: str = "<spec>", json_format: bool = False) -> Document:
+    """Decode bytes as UTF-8 text and parse them; binary data is refused with its offset."""
+    empty = SourceText(name, "")
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise SourceError(
+            f"spec file is binary, not text (NUL byte at offset {nul})", Span(empty, 1, 1)
+        )
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SourceError(
+            f"spec file is not UTF-8 text (invalid byte at offset {exc.start})", Span(empty, 1, 1)
+        ) from None
+    return read_text(text, name=name, json_format=json_format)
+
+
+def read_text(text: str, *, name: str = "<spec>", json_format: bool = False) -> Document:
+    """Parse YAML (or JSON) text into a :class:`Document`."""
+    source = SourceText(name, text)
+    if len(text.encode("utf-8")) > MAX_FILE_BYTES:
+        raise SourceError(
+            f"spec is too large (the limit is {MAX_FILE_BYTES} bytes)", Span(source, 1, 1)
+        )
+    if not text.strip() or _only_comments(text):
+        raise SourceError(
+            "spec file is empty",
+            Span(source, 1, 1),
+            hint="a spec needs at least 'name', 'input' and 'layers'",
+        )
+    if json_format:
+        _check_json_syntax(text, source)
+    tree = _parse_yaml(text, source, "JSON" if json_format else "YAML")
+    doc = Document(data=None, source=source)
+    doc.data = _to_plain(tree, (), doc, depth=0, budget=[MAX_NODES])
+    if not isinstance(doc.data, dict):
+        kind = _describe(doc.data)
+        raise SourceError(
+            f"a spec must be a mapping with 'name', 'input' and 'layers', not {kind}",
+            doc.span(()),
+        )
+    return doc
+
+
+def _only_comments(text: str) -> bool:
+    return all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines())
+
+
+def _check_json_syntax(text: str, source: SourceText) -> None:
+    """Report JSON syntax errors as JSON errors (YAML would accept some invalid JSON)."""
+    try:
+        json.loads(text, object_pairs_hook=_refuse_duplicate_json_keys)
+    except json.JSONDecodeError as exc:
+        raise SourceError(f"invalid JSON: {exc.msg}", Span(source, exc.lineno, exc.colno)) from None
+    except _DuplicateKey as exc:
+        raise SourceError(f"duplicate key '{exc.args[0]}'", Span(source, 1, 1)) from None
+    except RecursionError:
+        raise SourceError(
+            f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)", Span(source, 1, 1)
+        ) from None
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _refuse_duplicate_json_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in seen:
+            raise _DuplicateKey(k)
+        seen[k] = v
+    return seen
+
+
+def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
+    # ruamel's round-trip loader keeps line/column of every node and never constructs
+    # arbitrary Python objects: unknown tags come back as tagged data, which we refuse below.
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    yaml = YAML(typ="rt")
+    try:
+        return yaml.load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "malformed document"
+        if "duplicate key" in str(problem) or "duplicate key" in str(exc):
+            problem = _duplicate_key_problem(exc)
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        notes: list[tuple[str, Span | None]] = []
+        context = exc.context_mark
+        if exc.context and context is not None and context is not mark:
+            notes.append((exc.context, Span(source, context.line + 1, context.column + 1)))
+        raise SourceError(
+            f"invalid {fmt}: {problem}", Span(source, line, col), notes=notes
+        ) from None
+    except RecursionError:
+        raise SourceError(
+            f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)", Span(source, 1, 1)
+        ) from None
+    except YAMLError as exc:
+        raise SourceError(f"invalid {fmt}: {exc}", Span(source, 1, 1)) from None
+
+
+def _duplicate_key_problem(exc: Exception) -> str:
+    text = str(exc)
+    start = text.find('found duplicate key "')
+    if start >= 0:
+        rest = text[start + len('found duplicate key "') :]
+        return f"duplicate key '{rest.split(chr(34), 1)[0]}'"
+    return "duplicate key"
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _to_plain(node: Any, path: PathKey, doc: Document, *, depth: int, budget: list[int]) -> Any:
+    """Convert ruamel nodes to plain Python, recording positions and refusing the exotic."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise SourceError(
+            f"spec has too many nodes (more than {MAX_NODES}, counting alias expansions)",
+            doc.span(path),
+        )
+    if depth > MAX_DEPTH:
+        raise SourceError(
+            f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)", doc.span(path)
+        )
+    tag = getattr(getattr(node, "tag", None), "value", None)
+    if tag is not None:
+        raise SourceError(
+            f"YAML tag '{tag}' is not allowed: specs are plain data",
+            doc.span(path),
+            hint="remove the tag; netspec never constructs objects from tags",
+        )
+    if type(node) is CommentedMap:
+        out: dict[str, Any] = {}
+        for key in node:
+            if not isinstance(key, str):
+                raise SourceError(
+                    f"mapping keys must be strings, not {_describe(_plainish(key))}",
+                    doc.span(path),
+                )
+            child = (*path, key)
+            kl, kc = node.lc.key(key)
+            vl, vc = node.lc.value(key)
+            doc.key_pos[child] = (kl + 1, kc + 1)
+            doc.value_pos[child] = (vl + 1, vc + 1)
+            out[str(key)] = _to_plain(node[key], child, doc, depth=depth + 1, budget=budget)
+        return out
+    if type(node) is CommentedSeq:
+        items = []
+        for i, item in enumerate(node):
+            child = (*path, i)
+            il, ic = node.lc.item(i)
+            doc.value_pos[child] = (il + 1, ic + 1)
+            items.append(_to_plain(item, child, doc, depth=depth + 1, budget=budget))
+        return items
+    if node is None or isinstance(node, bool):
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    raise SourceError(
+        f"unsupported YAML value of type '{type(node).__name__}': use numbers, strings, "
+        "lists and mappings",
+        doc.span(path),
+    )
+
+
+def _plainish(value: Any) -> Any:
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def from_mapping(data: dict[str, Any], name: str = "<dict>") -> Document:
+    """Wrap a Python dict (the API's third way in) as a Document without positions.
+
+    The dict is dumped as YAML so diagnostics still quote a line the user can recognise.
+    """
+    import io
+
+    from ruamel.yaml import YAML
+
+    if not isinstance(data, dict):
+        raise SourceError(
+            f"a spec must be a mapping with 'name', 'input' and 'layers', not {_describe(data)}"
+        )
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = None
+    buffer = io.StringIO()
+    try:
+        yaml.dump(json.loads(json.dumps(data)), buffer)
+    except (TypeError, ValueError) as exc:
+        raise SourceError(f"spec dict holds a value that is not plain data: {exc}") from None
+    return read_text(buffer.getvalue(), name=name)

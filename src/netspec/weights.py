@@ -1,0 +1,55 @@
+"""Load trained weights into a compiled model, safely and with a readable mismatch report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import BuildError
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state_dict, or the model weights of a netspec training checkpoint.
+
+    ``weights_only=True``: a weights file is data and must never run code when loaded.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise BuildError(f"weights file not found: {path}")
+    try:
+        data: Any = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle and zip errors of many kinds
+        raise BuildError(f"cannot read weights from {path}: {exc}".splitlines()[0]) from None
+    if isinstance(data, dict) and isinstance(data.get("model"), dict):
+        data = data["model"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise BuildError(f"{path} does not hold a state_dict (a mapping of names to tensors)")
+    return data
+
+
+def load_weights(model: nn.Module, path: str | Path) -> None:
+    """Load weights with ``strict=True``; report every missing, extra or misshapen key."""
+    state = read_state_dict(path)
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    misshapen = [
+        f"{k} (file {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
+        for k in own
+        if k in state and state[k].shape != own[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append("missing " + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+    if unexpected:
+        problems.append(
+            "unexpected " + ", ".join(unexpected[:5]) + (" ..." if len(unexpected) > 5 else "")
+        )
+    if misshapen:
+        problems.append("shape mismatch for " + ", ".join(misshapen[:5]))
+    if problems:
+        raise BuildError(f"weights in {path} do not fit this spec: " + "; ".join(problems))
+    model.load_state_dict(state, strict=True)
