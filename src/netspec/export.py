@@ -158,4 +158,8 @@ def read_torchscript_metadata(path: str | Path) -> tuple[dict[str, Any], str]:
     files = {SPEC_FILE: "", META_FILE: ""}
     with quiet_jit():
         torch.jit.load(str(path), map_location="cpu", _extra_files=files)
-    return json.loads(files[META_FILE] or "{}"), files[SPEC_FILE]
+
+    def text(value: str | bytes) -> str:
+        return value.decode("utf-8") if isinstance(value, bytes) else value
+
+    return json.loads(text(files[META_FILE]) or "{}"), text(files[SPEC_FILE])

@@ -86,7 +86,7 @@ def _integer(minimum: int, maximum: int) -> Callable[[Any, ValidationInfo], int]
         if isinstance(value, bool) or not isinstance(value, int):
             hint = " (use // for integer division)" if isinstance(value, float) else ""
             raise PydanticCustomError(
-                "int_type", "must be an integer, got {got}" + hint, {"got": describe(value)}
+                "netspec_int", "must be an integer, got {got}" + hint, {"got": describe(value)}
             )
         if value < minimum:
             raise PydanticCustomError(
@@ -110,13 +110,11 @@ def _number(minimum: float, maximum: float) -> Callable[[Any, ValidationInfo], f
         value = _resolve(value, info)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise PydanticCustomError(
-                "float_type", "must be a number, got {got}", {"got": describe(value)}
+                "netspec_number", "must be a number, got {got}", {"got": describe(value)}
             )
         if not minimum <= value <= maximum:
             raise PydanticCustomError(
-                "out_of_range",
-                "must be between {minimum:g} and {maximum:g}, got {value:g}",
-                {"minimum": minimum, "maximum": maximum, "value": value},
+                "netspec_range", f"must be between {minimum:g} and {maximum:g}, got {value:g}"
             )
         return float(value)
 
@@ -130,7 +128,7 @@ def _pair(minimum: int) -> Callable[[Any, ValidationInfo], tuple[int, int]]:
         if isinstance(value, (list, tuple)):
             if len(value) != 2:
                 raise PydanticCustomError(
-                    "pair",
+                    "netspec_pair",
                     "must be one integer or a list of two [height, width], got {n} items",
                     {"n": len(value)},
                 )
@@ -144,7 +142,7 @@ def _pair(minimum: int) -> Callable[[Any, ValidationInfo], tuple[int, int]]:
 def _strict_bool(value: Any) -> bool:
     if not isinstance(value, bool):
         raise PydanticCustomError(
-            "bool_type", "must be true or false, got {got}", {"got": describe(value)}
+            "netspec_bool", "must be true or false, got {got}", {"got": describe(value)}
         )
     return value
 
@@ -191,7 +189,7 @@ def _module_name(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not _IDENTIFIER.match(value):
         raise PydanticCustomError(
-            "name",
+            "netspec_name",
             "must be a Python identifier such as 'conv' or 'vgg_block_1', got {got}",
             {"got": describe(value)},
         )
@@ -279,9 +277,12 @@ def pydantic_diagnostics(
             )
             continue
         message = error["msg"]
+        got = describe(error.get("input"))
         if kind in _PYDANTIC_PLAIN:
-            message = f"must be {_PYDANTIC_PLAIN[kind]}, got {describe(error.get('input'))}"
-        elif not kind.endswith(("_type", "too_small", "too_large", "out_of_range", "pair", "name")):
+            message = f"must be {_PYDANTIC_PLAIN[kind]}, got {got}"
+        elif kind == "literal_error":
+            message = f"must be {ctx.get('expected', 'one of the allowed values')}, got {got}"
+        elif not kind.startswith("netspec_"):
             message = message[:1].lower() + message[1:]
         diagnostics.append(Diagnostic(f"{owner}: '{field}' {message}", doc.span(path)))
     return diagnostics

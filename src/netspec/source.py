@@ -111,6 +111,7 @@ def read_text(text: str, *, name: str = "<spec>", json_format: bool = False) -> 
             Span(source, 1, 1),
             hint="a spec needs at least 'name', 'input' and 'layers'",
         )
+    _check_flow_depth(text, source)
     if json_format:
         _check_json_syntax(text, source)
     tree = _parse_yaml(text, source, "JSON" if json_format else "YAML")
@@ -123,6 +124,41 @@ def read_text(text: str, *, name: str = "<spec>", json_format: bool = False) -> 
             doc.span(()),
         )
     return doc
+
+
+def _check_flow_depth(text: str, source: SourceText) -> None:
+    """Refuse deeply nested brackets before the recursive YAML parser sees them.
+
+    The parser would hit Python's recursion limit eventually, but only after seconds of
+    work; counting brackets (outside quotes and comments) is linear and immediate.
+    """
+    depth = 0
+    quote = ""
+    line, col = 1, 0
+    previous = "\n"
+    for char in text:
+        col += 1
+        if char == "\n":
+            line, col = line + 1, 0
+            if quote == "#":
+                quote = ""
+        elif quote:
+            if char == quote and quote != "#":
+                quote = ""
+        elif char in "\"'":
+            quote = char
+        elif char == "#" and previous in " \t\n":
+            quote = "#"
+        elif char in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise SourceError(
+                    f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)",
+                    Span(source, line, col),
+                )
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        previous = char
 
 
 def _only_comments(text: str) -> bool:
@@ -174,7 +210,14 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
         notes: list[tuple[str, Span | None]] = []
         context = exc.context_mark
         if exc.context and context is not None and context is not mark:
-            notes.append((exc.context, Span(source, context.line + 1, context.column + 1)))
+            context_span = Span(source, context.line + 1, context.column + 1)
+            if not source.line(line).strip():
+                # The problem was found at the end of the file, where there is nothing to
+                # quote: point at what was left open instead.
+                raise SourceError(
+                    f"invalid {fmt}: {problem} ({exc.context} that starts here)", context_span
+                ) from None
+            notes.append((exc.context, context_span))
         raise SourceError(
             f"invalid {fmt}: {problem}", Span(source, line, col), notes=notes
         ) from None
@@ -225,8 +268,9 @@ def _to_plain(node: Any, path: PathKey, doc: Document, *, depth: int, budget: li
         )
     tag = getattr(getattr(node, "tag", None), "value", None)
     if tag is not None:
+        shown = tag.replace("tag:yaml.org,2002:", "!!")
         raise SourceError(
-            f"YAML tag '{tag}' is not allowed: specs are plain data",
+            f"YAML tag '{shown}' is not allowed: specs are plain data",
             doc.span(path),
             hint="remove the tag; netspec never constructs objects from tags",
         )

@@ -35,7 +35,8 @@ def require_positive(ctx: InferContext, shape: Shape, out_hw: tuple[int, int], w
     """A window that does not fit the feature map leaves nothing: say which and why."""
     if out_hw[0] < 1 or out_hw[1] < 1:
         ctx.fail(
-            f"output would be {out_hw[0]}x{out_hw[1]}: {why} does not fit the input "
-            f"{format_shape(shape)} {ctx.came_from()}",
+            f"{why} does not fit the input {format_shape(shape)} {ctx.came_from()}: "
+            f"the output would be {out_hw[0]}x{out_hw[1]}",
+            field="kernel",
             hint="use a smaller kernel or stride, more padding, or a larger input",
         )

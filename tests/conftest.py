@@ -1,0 +1,33 @@
+"""Shared fixtures: paths of the shipped specs and a helper to write spec files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+SRC = ROOT / "src"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Write spec text to a file in tmp_path and return its path."""
+
+    def write(text: str, name: str = "spec.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write
+
+
+def cli_env() -> dict[str, str]:
+    """Environment for running ``python -m netspec`` from this checkout in a subprocess."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    return env

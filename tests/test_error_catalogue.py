@@ -1,0 +1,77 @@
+"""Every example in docs/errors.md produces exactly the message the page shows.
+
+The page is the error catalogue users read; running it here keeps it honest (as Lark tests
+its examples). A changed message, line or column fails this test.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+from netspec.cli import main
+
+CATALOGUE = ROOT / "docs" / "errors.md"
+_SECTION = re.compile(
+    r"^## (?P<title>.+?)\n.*?```(?P<fmt>yaml|json)\n(?P<spec>.*?)\n```\n\n"
+    r"```text\n(?P<out>.*?)\n```",
+    re.S | re.M,
+)
+
+
+def _examples() -> list[tuple[str, str, str, str]]:
+    text = CATALOGUE.read_text()
+    found = [(m["title"], m["fmt"], m["spec"], m["out"]) for m in _SECTION.finditer(text)]
+    assert len(found) == text.count("\n## "), "every section needs a spec and its output"
+    return found
+
+
+EXAMPLES = _examples()
+
+
+@pytest.mark.parametrize(
+    ("title", "fmt", "spec", "expected"), EXAMPLES, ids=[e[0] for e in EXAMPLES]
+)
+def test_catalogue_example(
+    title: str,
+    fmt: str,
+    spec: str,
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / f"spec.{fmt}").write_text(spec + "\n")
+    status = main(["check", f"spec.{fmt}"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.out == ""
+    assert captured.err == expected + "\n"
+
+
+def test_catalogue_covers_the_issue_list() -> None:
+    titles = {e[0] for e in EXAMPLES}
+    required = {
+        "YAML syntax error",
+        "JSON syntax error",
+        "Unknown layer kind",
+        "Unknown key",
+        "Wrong type",
+        "Missing required field",
+        "Bad expression",
+        "Undefined param",
+        "Division by zero",
+        "Feature map shrinks to nothing",
+        "Stated in-channels do not match",
+        "Stated in-features do not match",
+        "Inception branches cannot be concatenated",
+        "Missing input shape",
+        "Malformed input shape",
+        "Not a mapping",
+        "YAML tags are refused",
+    }
+    assert required <= titles
