@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO / "src"))
 from netspec.compiler import compile_spec  # noqa: E402
 from netspec.data import IDX_FILES, Batches, load_fashion_mnist, write_idx  # noqa: E402
 from netspec.train.loop import initialize_weights, make_optimizer, train_epoch  # noqa: E402
+from netspec.train.runner import wants_channels_last  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class Case:
 
 
 CASES = {
-    "lenet": Case("LeNet 28x28", "specs/lenet.yaml", {}, batches=60),
+    "lenet": Case("LeNet 28x28", "specs/lenet.yaml", {}, batches=40),
     "vgg": Case("small VGG-11 (ratio 8) 224x224", "specs/vgg11.yaml", {"ratio": 8}, batches=4),
     "alexnet": Case("AlexNet 224x224", "specs/alexnet.yaml", {}, batches=3),
 }
@@ -140,7 +141,7 @@ def run_case(case: Case, args: argparse.Namespace, seed_root: Path) -> tuple[flo
         initialize_weights(model, recipe.init)
         return model, make_optimizer(model, recipe)
 
-    channels_last = args.channels_last == "on"
+    channels_last = wants_channels_last(args.channels_last, torch.device("cpu"), fresh()[0])
     ours = Batches(
         data.train_images, data.train_labels, batch_size=batch_size, image_size=(size, size),
         device=torch.device("cpu"), shuffle=True, seed=0, channels_last=channels_last,
@@ -166,7 +167,8 @@ def run_case(case: Case, args: argparse.Namespace, seed_root: Path) -> tuple[flo
     seed_rate = images / min(timings["seed"])
     netspec_rate = images / min(timings["netspec"])
     print(
-        f"{case.label}: batch {batch_size}, {batches} timed batches x {args.rounds} rounds\n"
+        f"{case.label}: batch {batch_size}, {batches} timed batches x {args.rounds} rounds, "
+        f"channels_last {'on' if channels_last else 'off'}\n"
         f"  seed    (PIL per image, DataLoader num_workers=2): {seed_rate:9.0f} images/s\n"
         f"  netspec (uint8 in memory, per-batch tensor ops):   {netspec_rate:9.0f} images/s\n"
         f"  ratio netspec/seed: {netspec_rate / seed_rate:.2f}x",
@@ -186,8 +188,13 @@ def main() -> int:
     parser.add_argument("--batches", type=int, help="timed batches per measurement")
     parser.add_argument("--batch-size", type=int, help="override the recipes' batch sizes")
     parser.add_argument("--warmup", type=int, default=3, help="untimed batches first")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; best counts")
-    parser.add_argument("--channels-last", choices=("on", "off"), default="off")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds; best counts")
+    parser.add_argument(
+        "--channels-last",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="netspec's memory format (auto: what netspec train picks for the device)",
+    )
     args = parser.parse_args()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} intra-op threads, "

@@ -17,7 +17,7 @@ from netspec.recipe import TrainRecipe
 from netspec.train.checkpoint import load_checkpoint, load_state_dict
 from netspec.train.errors import TrainUsageError
 from netspec.train.loop import EPOCH_LINE, EpochMetrics, TrainState
-from netspec.train.runner import RunOptions, run_training
+from netspec.train.runner import RunOptions, run_training, wants_channels_last
 from train_support import HandBuiltSpec, single_thread, write_fashion_mnist
 
 __all__ = ["single_thread"]  # an autouse fixture, imported to take effect here
@@ -182,3 +182,13 @@ def test_epoch_line_is_the_seeds_format() -> None:
     line = EpochMetrics(3, 0.51234, 0.81, 0.7996, 12.34).line()
     assert line == "epoch 3, loss 0.5123, train acc 0.810, test acc 0.800, time 12.3 sec"
     assert EPOCH_LINE == "epoch %d, loss %.4f, train acc %.3f, test acc %.3f, time %.1f sec"
+
+
+def test_channels_last_auto_is_for_conv_nets_on_cpu_and_cuda() -> None:
+    conv, mlp = HandBuiltSpec().build(), torch.nn.Sequential(torch.nn.Linear(4, 2))
+    cpu = torch.device("cpu")
+    assert wants_channels_last("auto", cpu, conv)
+    assert not wants_channels_last("auto", cpu, mlp)
+    assert wants_channels_last("auto", torch.device("cuda"), conv)
+    assert not wants_channels_last("auto", torch.device("mps"), conv)
+    assert not wants_channels_last("off", cpu, conv) and wants_channels_last("on", cpu, mlp)

@@ -87,7 +87,7 @@ def register(subparsers: Any) -> None:
         "--channels-last",
         choices=("auto", "on", "off"),
         default="auto",
-        help="channels-last memory format (auto: on for conv nets on CUDA)",
+        help="channels-last memory format (auto: on for conv nets on CUDA and CPU)",
     )
     where.add_argument(
         "--no-download",
