@@ -7,13 +7,16 @@ tests run the same through compiled specs.
 from __future__ import annotations
 
 import csv
+import os
 import re
+import signal
 from pathlib import Path
 
 import pytest
 import torch
 
 from netspec.recipe import TrainRecipe
+from netspec.train import runner
 from netspec.train.checkpoint import load_checkpoint, load_state_dict
 from netspec.train.errors import TrainUsageError
 from netspec.train.loop import EPOCH_LINE, EpochMetrics, TrainState
@@ -142,6 +145,25 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(
     assert metrics[:4] == metrics[4:]
     with open(tmp_path / "resumed" / "metrics.csv", newline="") as stream:
         assert len(list(csv.DictReader(stream))) == 4
+
+
+def test_ctrl_c_while_an_epoch_is_saved_waits_for_the_files(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The epoch line is printed before the files are written; a Ctrl-C that arrives in
+    between must not leave last.pt an epoch behind what the user was told."""
+    real_save = runner.save_checkpoint
+
+    def save_while_interrupted(path: Path, checkpoint: dict[str, object]) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        real_save(path, checkpoint)
+
+    monkeypatch.setattr(runner, "save_checkpoint", save_while_interrupted)
+    lines, result = _train(data_dir, tmp_path / "run")
+    assert result.interrupted  # type: ignore[attr-defined]
+    assert lines[-1].startswith("interrupted after epoch 1; continue with")
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["epoch"] == 1
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_resuming_a_finished_run_does_nothing(data_dir: Path, tmp_path: Path) -> None:
