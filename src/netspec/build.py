@@ -21,8 +21,12 @@ if TYPE_CHECKING:
 
 
 def build_node(node: Node) -> nn.Module:
-    """Build one node (and, through its block's builder, its children)."""
-    block = registry.lookup(node.kind)
+    """Build one node (and, through its block's builder, its children).
+
+    The compiler records on each node the block that builds it, because a user block's
+    kind is not in the registry (it builds as a sequence, or as the one layer it holds).
+    """
+    block = node.block or registry.lookup(node.kind)
     assert block is not None, node.kind
     module = block.build(node, build_node)
     assert isinstance(module, nn.Module)

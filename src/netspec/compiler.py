@@ -2,12 +2,13 @@
 
 This module only sequences the stages — source, schema, expressions, shapes — and keeps the
 bookkeeping that ties them to the file (which line a layer came from, which layer produced
-the shape that reached the next one). Each block's own rules live in ``blocks/``.
+the shape that reached the next one). Each block's own rules live in ``blocks/``; blocks
+that a spec defines itself are loaded by :mod:`netspec.userblocks` and expanded here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -17,17 +18,20 @@ from . import registry
 from .errors import (
     Diagnostic,
     ExpressionError,
+    NetspecError,
     SchemaError,
     ShapeError,
     Span,
     UsageError,
     did_you_mean,
 )
-from .expressions import ExpressionProblem, Number, evaluate
+from .expressions import ExpressionProblem, Number, Value, evaluate
 from .recipe import TrainRecipe
-from .schema import SpecHeader, describe, is_identifier, validate_model
-from .shapes import Inferred, Node, Shape, format_shape, numel
+from .registry import Block
+from .schema import SpecHeader, describe, expression_span, is_identifier, validate_model
+from .shapes import Inferred, Node, Shape, assign_receptive_fields, format_shape, numel
 from .source import Document, PathKey, from_mapping, read_path, read_text
+from .userblocks import BlockScope, UserBlock, load_scope, with_note
 
 if TYPE_CHECKING:
     import torch
@@ -36,6 +40,9 @@ if TYPE_CHECKING:
 MAX_INPUT_SIDE = 16384
 #: Largest number of elements of any intermediate tensor of one sample.
 MAX_ACTIVATION = 1 << 31
+#: Most modules one network may have once every block is expanded: user blocks that use
+#: each other several times grow exponentially, and a spec must not exhaust memory.
+MAX_MODULES = 100_000
 
 
 @dataclass
@@ -122,7 +129,8 @@ def compile_document(doc: Document, overrides: dict[str, Number] | None = None) 
             doc.span(("layers",)),
             hint="add at least one layer, e.g. '- linear: {out: 10}'",
         )
-    compiler = _Compiler(doc, params)
+    scope = load_scope(doc, header.imports, header.blocks)
+    compiler = _Compiler(doc, dict(params), scope)
     input_span = doc.span(("input",))
     children = compiler.sequence(
         [LayerItem.from_doc(raw, ("layers", i)) for i, raw in enumerate(header.layers)],
@@ -143,6 +151,8 @@ def compile_document(doc: Document, overrides: dict[str, Number] | None = None) 
         span=doc.span(()),
         children=children,
     )
+    start = ((1, 1), (1, 1)) if len(input_shape) == 3 else None
+    root.rf = assign_receptive_fields(children, start)
     return CompiledSpec(
         name=header.name,
         input_shape=input_shape,
@@ -195,9 +205,7 @@ def _evaluate_at(
     try:
         return evaluate(value, scope)
     except ExpressionProblem as problem:
-        span = doc.span(path)
-        quoted = span.source.line(span.line)[span.col - 1 : span.col] in ("'", '"')
-        span = Span(span.source, span.line, span.col + problem.offset + int(quoted), problem.length)
+        span = expression_span(doc.span(path), problem.offset, problem.length)
         raise ExpressionError(f"{owner}: {problem.message}", span, problem.hint) from None
 
 
@@ -250,6 +258,7 @@ class LayerItem:
 class _Validated:
     item: LayerItem
     kind: str
+    block: Block | UserBlock
     args: Any
     span: Span
     args_path: PathKey | None
@@ -278,10 +287,16 @@ class InferContext:
         """Where the input shape of this layer was produced, for error messages."""
         return self.producer
 
-    def sequence(self, items: list[LayerItem], in_shape: Shape, prefix: str = "") -> list[Node]:
-        """Compile child layers in order (a block's expansion); paths nest under this one."""
+    def sequence(
+        self, items: list[LayerItem], in_shape: Shape, prefix: str = "", names: str = ""
+    ) -> list[Node]:
+        """Compile child layers in order (a block's expansion); paths nest under this one.
+
+        Unnamed layers are called ``{names}{index}``: ``0``, ``1``... by default, ``1_0``,
+        ``1_1``... for the second branch of a merge, whose layers share one namespace.
+        """
         base = f"{self.module_path}.{prefix}" if prefix else f"{self.module_path}."
-        return self.compiler.sequence(items, in_shape, base, self.span, self.producer)
+        return self.compiler.sequence(items, in_shape, base, self.span, self.producer, names)
 
     def items(self, field_name: str, raws: list[Any]) -> list[LayerItem]:
         """Wrap the raw layers of a list field as items located in the file.
@@ -289,12 +304,34 @@ class InferContext:
         ``- group: [...]`` (list shorthand) puts the layers directly under the kind key,
         ``- group: {layers: [...]}`` under the field; both are located correctly.
         """
-        if self.args_path is None:
+        base = self._field_path(field_name)
+        if base is None:
             return [LayerItem(raw) for raw in raws]
-        base = (*self.args_path, field_name)
-        if base not in self.compiler.doc.value_pos:
-            base = self.args_path
         return [LayerItem.from_doc(raw, (*base, i)) for i, raw in enumerate(raws)]
+
+    def branch_items(self, field_name: str, index: int, raws: list[Any]) -> list[LayerItem]:
+        """Like :meth:`items` for branch ``index`` of a list-of-lists field (``branches``)."""
+        base = self._field_path(field_name)
+        if base is None:
+            return [LayerItem(raw) for raw in raws]
+        return [LayerItem.from_doc(raw, (*base, index, i)) for i, raw in enumerate(raws)]
+
+    def branch_span(self, field_name: str, index: int) -> Span:
+        """Where branch ``index`` of a list-of-lists field is written (this layer's span
+        when the layer was synthesized)."""
+        base = self._field_path(field_name)
+        doc = self.compiler.doc
+        if base is None or (*base, index) not in doc.value_pos:
+            return self.span
+        return doc.span((*base, index))
+
+    def _field_path(self, field_name: str) -> PathKey | None:
+        """Document path of a list field's value: under the field, or directly under the
+        kind for the list shorthand; None when the layer was synthesized by a block."""
+        if self.args_path is None:
+            return None
+        base = (*self.args_path, field_name)
+        return base if base in self.compiler.doc.value_pos else self.args_path
 
     def child(self, name: str, item: LayerItem, in_shape: Shape) -> Node:
         """Compile one named child module (a branch layer of inception, say)."""
@@ -304,9 +341,32 @@ class InferContext:
 
 
 class _Compiler:
-    def __init__(self, doc: Document, params: dict[str, Number]) -> None:
+    """Compiles layers of one document in one scope of names.
+
+    The spec's own layers compile in the spec's document with its params; each use of a
+    user block compiles the block's layers with a new ``_Compiler`` over the document that
+    defines the block (maybe an imported file) and the block's arguments as params.
+    """
+
+    def __init__(
+        self,
+        doc: Document,
+        params: dict[str, Value],
+        scope: BlockScope | None = None,
+        stack: tuple[str, ...] = (),
+        modules: list[int] | None = None,
+    ) -> None:
         self.doc = doc
         self.params = params
+        self.scope = scope or BlockScope()
+        #: The user blocks being expanded around these layers, outermost first.
+        self.stack = stack
+        #: Modules made so far in this compilation, shared by nested compilers.
+        self.modules = modules if modules is not None else [0]
+
+    def lookup(self, kind: str) -> Block | UserBlock | None:
+        """A built-in kind, else a user block of this compilation."""
+        return registry.lookup(kind) or self.scope.get(kind)
 
     def validate(self, item: LayerItem, fallback: Span) -> _Validated:
         """Schema stage for one layer: find its kind, validate its fields."""
@@ -341,15 +401,19 @@ class _Compiler:
             )
         if path is not None and isinstance(raw, str):
             span = doc.span(path, length=len(raw))
-        block = registry.lookup(kind)
+        block = self.lookup(kind)
         if block is None:
-            hint = registry.suggest(kind) or (
-                "known kinds: " + ", ".join(sorted(registry.all_blocks()))
+            users = sorted(self.scope.blocks)
+            hint = did_you_mean(kind, sorted(registry.all_blocks()) + users) or (
+                "known kinds: "
+                + ", ".join(sorted(registry.all_blocks()))
+                + (f"; blocks of this spec: {', '.join(users)}" if users else "")
             )
             raise SchemaError(f"unknown layer kind '{kind}'", span, hint)
         if not isinstance(args_raw, dict):
-            if isinstance(args_raw, list) and "layers" in block.args.model_fields:
-                args_raw = {"layers": args_raw}
+            shorthand = _list_field(block)
+            if isinstance(args_raw, list) and shorthand is not None:
+                args_raw = {shorthand: args_raw}
             else:
                 raise SchemaError(
                     f"{kind}: its fields must be a mapping such as "
@@ -366,8 +430,20 @@ class _Compiler:
                     fallback,
                 ) from None
         else:
-            args = validate_model(block.args, args_raw, doc, kind_path, kind, self.params)
-        return _Validated(item, kind, args, span, kind_path)
+            try:
+                args = validate_model(block.args, args_raw, doc, kind_path, kind, self.params)
+            except SchemaError as exc:
+                if isinstance(block, UserBlock):
+                    raise SchemaError(
+                        diagnostics=[
+                            Diagnostic(
+                                d.message, d.span, d.hint, [*d.notes, block.note_for(d.message)]
+                            )
+                            for d in exc.diagnostics
+                        ]
+                    ) from None
+                raise
+        return _Validated(item, kind, block, args, span, kind_path)
 
     def sequence(
         self,
@@ -376,6 +452,7 @@ class _Compiler:
         prefix: str,
         parent_span: Span,
         producer: str,
+        names: str = "",
     ) -> list[Node]:
         """Validate every layer of a sequence (reporting all schema errors), then infer."""
         validated: list[_Validated] = []
@@ -404,7 +481,7 @@ class _Compiler:
         nodes: list[Node] = []
         shape = in_shape
         for index, entry in enumerate(validated):
-            name = entry.args.name or str(index)
+            name = entry.args.name or f"{names}{index}"
             node = self.infer(entry, shape, prefix + name, name, producer)
             nodes.append(node)
             shape = node.out_shape
@@ -427,8 +504,15 @@ class _Compiler:
         self, entry: _Validated, in_shape: Shape, module_path: str, name: str, producer: str
     ) -> Node:
         """Shape stage for one layer: run its block's rule and record the node."""
-        block = registry.lookup(entry.kind)
-        assert block is not None
+        self.modules[0] += 1
+        if self.modules[0] > MAX_MODULES:
+            raise ShapeError(
+                f"the network has more than {MAX_MODULES} modules once its blocks are expanded",
+                entry.span,
+            )
+        block = entry.block
+        if isinstance(block, UserBlock):
+            return self.expand(entry, block, in_shape, module_path, name, producer)
         ctx = InferContext(self, entry.kind, module_path, entry.span, entry.args_path, producer)
         result: Inferred = block.infer(entry.args, in_shape, ctx)
         if numel(result.out_shape) > MAX_ACTIVATION:
@@ -447,4 +531,68 @@ class _Compiler:
             macs=result.macs,
             span=entry.span,
             children=result.children,
+            block=block,
+            window=result.window,
+            branches=result.branches,
+            merge=result.merge,
         )
+
+    def expand(
+        self,
+        entry: _Validated,
+        block: UserBlock,
+        in_shape: Shape,
+        module_path: str,
+        name: str,
+        producer: str,
+    ) -> Node:
+        """Compile a user block's layers where it is used, in the block's own scope.
+
+        A block of one layer *is* that layer (so a block around one ``concat`` builds the
+        same module tree as a built-in with named children); a block of several layers is
+        an ``nn.Sequential`` of them, like ``group``. Any error inside the body is reported
+        at the body's line, with a note at the use site.
+        """
+        if block.kind in self.stack:
+            cycle = [*self.stack[self.stack.index(block.kind) :], block.kind]
+            raise SchemaError(
+                f"block '{block.kind}' uses itself: {' -> '.join(cycle)}",
+                entry.span,
+                "a block cannot contain itself, directly or through other blocks",
+                notes=[(f"block '{block.kind}' is defined here", block.span)],
+            )
+        try:
+            sub = _Compiler(
+                block.doc,
+                block.bind(entry.args, in_shape),
+                self.scope,
+                (*self.stack, block.kind),
+                self.modules,
+            )
+            items = block.items()
+            if len(items) == 1:
+                node = sub.one(items[0], in_shape, module_path, name, block.span, producer)
+                return replace(node, kind=block.kind, span=entry.span)
+            children = sub.sequence(items, in_shape, module_path + ".", block.span, producer)
+        except NetspecError as exc:
+            raise with_note(exc, f"in block '{block.kind}', used here", entry.span) from None
+        return Node(
+            kind=block.kind,
+            name=name,
+            path=module_path,
+            args=entry.args,
+            in_shape=in_shape,
+            out_shape=children[-1].out_shape,
+            params=sum(c.params for c in children),
+            macs=sum(c.macs for c in children),
+            span=entry.span,
+            children=children,
+            block=registry.lookup("group"),
+        )
+
+
+def _list_field(block: Block | UserBlock) -> str | None:
+    """The field that ``- kind: [...]`` fills: ``layers`` of a group, ``branches`` of a merge."""
+    if isinstance(block, UserBlock):
+        return None
+    return next((f for f in ("layers", "branches") if f in block.args.model_fields), None)

@@ -1,9 +1,14 @@
 """Stage 3 — evaluate parameter arithmetic such as ``64 // ratio`` without ``eval``.
 
 Specs are data, so an expression is parsed with :mod:`ast` and walked by a tiny interpreter
-that knows numbers, parameter names, ``+ - * / // % **``, unary minus and ``min``/``max``.
-There is no attribute access, no subscripting, no calls except those two, and every
-intermediate result is bounded, so a hostile spec cannot run code or exhaust memory.
+that knows numbers, parameter names, ``+ - * / // % **``, unary minus and ``min``/``max``,
+and ``name[i]`` to pick one integer of a list-valued block param (``c2[0]``). There is no
+attribute access, no calls except those two, and every intermediate result is bounded, so a
+hostile spec cannot run code or exhaust memory.
+
+Arithmetic is on numbers only. A user block's params may also be booleans or lists of
+integers; a bare name evaluates to such a value (so ``bias: use_bias`` passes a boolean
+through), but using one in arithmetic is an error that says what the name holds.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 Number = int | float
+#: What a name in scope may stand for: a number, or (block params) a boolean or integer list.
+Value = Number | bool | tuple[int, ...]
 
 #: Largest magnitude any intermediate result may reach.
 MAX_MAGNITUDE = 10**12
@@ -45,7 +52,7 @@ class ExpressionProblem(Exception):
     hint: str | None = None
 
 
-def evaluate(text: str, params: Mapping[str, Number]) -> Number:
+def evaluate(text: str, params: Mapping[str, Value]) -> Value:
     """Evaluate ``text`` with ``params`` in scope; raise :class:`ExpressionProblem`."""
     if len(text) > MAX_EXPRESSION_CHARS:
         raise ExpressionProblem(f"expression is too long (limit {MAX_EXPRESSION_CHARS} chars)")
@@ -59,7 +66,7 @@ def evaluate(text: str, params: Mapping[str, Number]) -> Number:
 
 
 class _Evaluator:
-    def __init__(self, params: Mapping[str, Number], lead: int) -> None:
+    def __init__(self, params: Mapping[str, Value], lead: int) -> None:
         self.params = params
         self.lead = lead
 
@@ -76,7 +83,20 @@ class _Evaluator:
             raise self.problem(node, f"number is too large (limit {MAX_MAGNITUDE:.0e})")
         return value
 
-    def visit(self, node: ast.AST) -> Number:
+    def number(self, node: ast.AST) -> Number:
+        """Evaluate ``node`` where arithmetic needs a number, naming what it is otherwise."""
+        value = self.visit(node)
+        if isinstance(value, bool):
+            raise self.problem(node, f"'{ast.unparse(node)}' is true or false, not a number")
+        if isinstance(value, tuple):
+            raise self.problem(
+                node,
+                f"'{ast.unparse(node)}' is a list of integers, not a number",
+                f"pick one item, e.g. {ast.unparse(node)}[0]",
+            )
+        return value
+
+    def visit(self, node: ast.AST) -> Value:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                 raise self.problem(node, f"only numbers are allowed, not {node.value!r}")
@@ -92,11 +112,13 @@ class _Evaluator:
                 raise self.problem(node, f"undefined param '{node.id}'", hint)
             return self.params[node.id]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            value = self.visit(node.operand)
+            value = self.number(node.operand)
             return -value if isinstance(node.op, ast.USub) else value
+        if isinstance(node, ast.Subscript):
+            return self.subscript(node)
         if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            left = self.visit(node.left)
-            right = self.visit(node.right)
+            left = self.number(node.left)
+            right = self.number(node.right)
             if isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
                 raise self.problem(node, "division by zero")
             if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
@@ -116,14 +138,30 @@ class _Evaluator:
                 raise self.problem(
                     node, "only min(...) and max(...) may be called in an expression"
                 )
-            return self.check(node, _FUNCTIONS[name](self.visit(a) for a in node.args))
+            return self.check(node, _FUNCTIONS[name](self.number(a) for a in node.args))
         raise self.problem(
             node,
             f"'{ast.unparse(node)}' is not allowed in an expression",
             "expressions may use numbers, params, + - * / // % **, min() and max()",
         )
 
+    def subscript(self, node: ast.Subscript) -> int:
+        """``c2[0]``: one item of a list-valued param, with the index checked."""
+        items = self.visit(node.value)
+        if not isinstance(items, tuple):
+            raise self.problem(node.value, f"'{ast.unparse(node.value)}' is not a list")
+        index = self.number(node.slice)
+        if isinstance(index, float) or not -len(items) <= index < len(items):
+            raise self.problem(
+                node.slice,
+                f"index {ast.unparse(node.slice)} is out of range: "
+                f"'{ast.unparse(node.value)}' has {len(items)} items",
+            )
+        return items[int(index)]
+
 
 def parse_literal(text: str) -> Number:
     """Parse a command-line value such as ``8`` or ``0.5`` (an expression without params)."""
-    return evaluate(text, {})
+    value = evaluate(text, {})
+    assert not isinstance(value, tuple)
+    return value

@@ -2,9 +2,11 @@
 
 A spec is a mapping with ``name``, ``input`` (C, H, W of one sample, or (F,) for flat data),
 optional ``params`` (named numbers, overridable from the command line), optional ``train``
-(the recipe) and ``layers``. A layer is written ``- kind`` or ``- kind: {field: value}``;
-the kind picks the block's own pydantic model from the registry, so validation reports one
-error per field of the chosen block, with a 'did you mean' for misspelt keys.
+(the recipe), optional ``imports`` and ``blocks`` (user-defined blocks, see
+:mod:`netspec.userblocks`) and ``layers``. A layer is written ``- kind`` or
+``- kind: {field: value}``; the kind picks the block's own pydantic model from the registry,
+so validation reports one error per field of the chosen block, with a 'did you mean' for
+misspelt keys.
 
 Numeric fields accept expressions over params (``out: 64 // ratio``); the field validators
 evaluate them through :mod:`netspec.expressions` using the params in the validation context,
@@ -28,7 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from .errors import Diagnostic, SchemaError, did_you_mean
+from .errors import Diagnostic, SchemaError, Span, did_you_mean
 from .expressions import ExpressionProblem, evaluate
 from .source import Document, PathKey
 
@@ -80,11 +82,14 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
 
 def _integer(minimum: int, maximum: int) -> Callable[[Any, ValidationInfo], int]:
     def check(value: Any, info: ValidationInfo) -> int:
+        written = value
         value = _resolve(value, info)
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            hint = " (use // for integer division)" if isinstance(value, float) else ""
+            # Only an expression can divide; a literal 1.5 needs no advice about '//'.
+            divided = isinstance(written, str) and "/" in written and isinstance(value, float)
+            hint = " (use // for integer division)" if divided else ""
             raise PydanticCustomError(
                 "netspec_int", "must be an integer, got {got}" + hint, {"got": describe(value)}
             )
@@ -125,6 +130,8 @@ def _pair(minimum: int) -> Callable[[Any, ValidationInfo], tuple[int, int]]:
     single = _integer(minimum, MAX_SIZE)
 
     def check(value: Any, info: ValidationInfo) -> tuple[int, int]:
+        # A block param of type 'ints' may stand for the whole pair ('kernel: ks').
+        value = _resolve(value, info)
         if isinstance(value, (list, tuple)):
             if len(value) != 2:
                 raise PydanticCustomError(
@@ -139,7 +146,28 @@ def _pair(minimum: int) -> Callable[[Any, ValidationInfo], tuple[int, int]]:
     return check
 
 
-def _strict_bool(value: Any) -> bool:
+def _ints(minimum: int, maximum: int) -> Callable[[Any, ValidationInfo], tuple[int, ...]]:
+    single = _integer(minimum, maximum)
+
+    def check(value: Any, info: ValidationInfo) -> tuple[int, ...]:
+        value = _resolve(value, info)
+        if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_LIST:
+            raise PydanticCustomError(
+                "ints_type",
+                "must be a list of 1 to {limit} integers such as [96, 128], got {got}",
+                {"limit": MAX_LIST, "got": describe(value)},
+            )
+        return tuple(single(item, info) for item in value)
+
+    return check
+
+
+def _strict_bool(value: Any, info: ValidationInfo) -> bool:
+    # Inside a user block, 'bias: use_bias' names a boolean param; anything else that is
+    # not a boolean keeps the plain message (no 'undefined param' for 'yes' or 'on').
+    params = (info.context or {}).get("params", {})
+    if isinstance(value, str) and isinstance(params.get(value.strip()), bool):
+        value = params[value.strip()]
     if not isinstance(value, bool):
         raise PydanticCustomError(
             "netspec_bool", "must be true or false, got {got}", {"got": describe(value)}
@@ -148,6 +176,8 @@ def _strict_bool(value: Any) -> bool:
 
 
 _EXPR_SCHEMA = {"type": "string", "description": "arithmetic over params, e.g. '64 // ratio'"}
+#: Longest list a list-valued block param may hold.
+MAX_LIST = 64
 
 
 def _int_schema(minimum: int, maximum: int) -> dict[str, Any]:
@@ -176,12 +206,43 @@ def PairField(minimum: int = 1) -> Any:
     return Annotated[tuple[int, int], BeforeValidator(_pair(minimum)), WithJsonSchema(schema)]
 
 
+def IntsField(minimum: int = 0, maximum: int = MAX_SIZE) -> Any:
+    """A list of integers (a list-valued block param such as Inception's ``c2: [96, 128]``)."""
+    schema = {
+        "anyOf": [
+            {"type": "array", "items": _int_schema(minimum, maximum), "minItems": 1},
+            _EXPR_SCHEMA,
+        ]
+    }
+    return Annotated[
+        tuple[int, ...], BeforeValidator(_ints(minimum, maximum)), WithJsonSchema(schema)
+    ]
+
+
 PositiveInt = IntField(1)
 NonNegativeInt = IntField(0)
 Size2 = PairField(1)
 Padding2 = PairField(0)
-StrictBool = Annotated[bool, BeforeValidator(_strict_bool)]
+StrictBool = Annotated[
+    bool,
+    BeforeValidator(_strict_bool),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "boolean"},
+                {"type": "string", "description": "a boolean param of the enclosing block"},
+            ]
+        }
+    ),
+]
 Probability = FloatField(0.0, 1.0)
+
+#: Where the JSON Schema of the spec language keeps the definition of one layer.
+LAYER_REF = "#/$defs/layer"
+#: A list of layers (``layers:`` of a spec, a group, a block; one branch of a merge).
+#: Validated layer by layer by the compiler; the JSON Schema points editors at the layer
+#: definition so that nested layers complete like top-level ones.
+LayerList = Annotated[list[Any], WithJsonSchema({"type": "array", "items": {"$ref": LAYER_REF}})]
 
 
 def _module_name(value: Any) -> str | None:
@@ -196,7 +257,13 @@ def _module_name(value: Any) -> str | None:
     return value
 
 
-ModuleName = Annotated[str | None, BeforeValidator(_module_name)]
+ModuleName = Annotated[
+    str | None,
+    BeforeValidator(_module_name),
+    WithJsonSchema(
+        {"anyOf": [{"type": "string", "pattern": _IDENTIFIER.pattern}, {"type": "null"}]}
+    ),
+]
 
 
 class LayerArgs(BaseModel):
@@ -207,6 +274,7 @@ class LayerArgs(BaseModel):
     name: ModuleName = Field(
         None,
         description="attribute name of this module in its parent (default: its position)",
+        examples=["features"],
     )
 
 
@@ -221,7 +289,47 @@ class SpecHeader(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="named numbers")
     train: dict[str, Any] | None = Field(None, description="the training recipe")
     classes: list[str] | None = Field(None, description="class names, in label order")
-    layers: list[Any] = Field(description="the network, first layer first")
+    imports: list[str] = Field(
+        default_factory=list,
+        description="files whose blocks this spec uses, relative to this file",
+        examples=[["lib/resnet_blocks.yaml"]],
+    )
+    blocks: dict[str, Any] = Field(
+        default_factory=dict,
+        description="user-defined blocks: name -> {params, layers}, used like built-in kinds",
+    )
+    layers: LayerList = Field(
+        description="the network, first layer first",
+        examples=[["flatten", {"linear": {"out": 10}}]],
+    )
+
+
+class Library(BaseModel):
+    """The top-level keys of an imported file: block definitions only, no network."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    description: str | None = Field(
+        None, description="what these blocks are for", examples=["ResNet building blocks"]
+    )
+    imports: list[str] = Field(
+        default_factory=list,
+        description="files whose blocks these blocks use, relative to this file",
+        examples=[["common.yaml"]],
+    )
+    blocks: dict[str, Any] = Field(
+        default_factory=dict, description="user-defined blocks: name -> {params, layers}"
+    )
+
+
+def expression_span(span: Span, offset: int, length: int) -> Span:
+    """The span of the part of an expression at ``span`` that a problem is about.
+
+    ``offset`` counts from the start of the expression text, so a quoted value's opening
+    quote is skipped to put the caret under the offending name.
+    """
+    quoted = span.source.line(span.line)[span.col - 1 : span.col] in ("'", '"')
+    return Span(span.source, span.line, span.col + offset + int(quoted), length)
 
 
 def pydantic_diagnostics(
@@ -268,10 +376,9 @@ def pydantic_diagnostics(
             )
             continue
         if kind == "expression":
-            span = doc.span(path)
-            quoted = span.source.line(span.line)[span.col - 1 : span.col] in ("'", '"')
-            col = span.col + int(ctx.get("offset", 0)) + (1 if quoted else 0)
-            span = type(span)(span.source, span.line, col, int(ctx.get("length", 1)))
+            span = expression_span(
+                doc.span(path), int(ctx.get("offset", 0)), int(ctx.get("length", 1))
+            )
             diagnostics.append(
                 Diagnostic(f"{owner}: '{field}': {ctx['message']}", span, ctx.get("hint") or None)
             )

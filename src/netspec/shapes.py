@@ -55,14 +55,43 @@ def numel(shape: Shape) -> int:
     return total
 
 
+#: Bytes of one activation element: summaries assume fp32, as training does by default.
+BYTES_PER_ELEMENT = 4
+#: Receptive field of a position: (size, jump) per axis, in input pixels. ``jump`` is the
+#: distance in input pixels between neighbouring positions of the feature map.
+Field2 = tuple[tuple[int, int], tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class Window:
+    """The sliding window of a conv or pool (per axis), which is all a receptive field needs.
+
+    Layers without a window (activations, batch norm, linear on vectors) keep the receptive
+    field they receive; global layers (``gap``, ``flatten``) declare a window as large as
+    their input, since each output sees the whole feature map.
+    """
+
+    kernel: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    dilation: tuple[int, int] = (1, 1)
+
+
 @dataclass
 class Inferred:
-    """What a block's shape rule reports: output shape, parameter and MAC counts, children."""
+    """What a block's shape rule reports: output shape, parameter and MAC counts, children.
+
+    A block whose children run as parallel branches (``concat``, ``add``, ``inception``)
+    also reports them as ``branches`` (lists of its children, an empty list for an identity
+    branch) and how they are merged, so the receptive field and the graph follow the wiring.
+    """
 
     out_shape: Shape
     params: int = 0
     macs: int = 0
     children: list[Node] = field(default_factory=list)
+    window: Window | None = None
+    branches: list[list[Node]] | None = None
+    merge: str | None = None
 
 
 @dataclass
@@ -83,6 +112,25 @@ class Node:
     macs: int
     span: Span
     children: list[Node] = field(default_factory=list)
+    #: The block that builds this node (a built-in or the merge a user block inlines);
+    #: ``None`` means "look the kind up in the registry".
+    block: Any = None
+    window: Window | None = None
+    branches: list[list[Node]] | None = None
+    merge: str | None = None
+    #: Receptive field at this node's output, filled in by :func:`assign_receptive_fields`;
+    #: ``None`` for networks on flat (non-image) input.
+    rf: Field2 | None = None
+
+    @property
+    def activation_bytes(self) -> int:
+        """Bytes of this node's output for one sample, in fp32."""
+        return numel(self.out_shape) * BYTES_PER_ELEMENT
+
+    @property
+    def receptive_field(self) -> tuple[int, int] | None:
+        """(height, width) in input pixels that one output position depends on."""
+        return self.rf[0] if self.rf else None
 
     def walk(self) -> list[tuple[int, Node]]:
         """Pre-order list of (depth, node) below this one, this one excluded."""
@@ -91,3 +139,42 @@ class Node:
             rows.append((0, child))
             rows.extend((depth + 1, node) for depth, node in child.walk())
         return rows
+
+
+def grow(rf: Field2, window: Window) -> Field2:
+    """Receptive field after one window: r' = r + (k - 1)·d·j and j' = j·s, per axis."""
+    (rh, rw), (jh, jw) = rf
+    k, s, d = window.kernel, window.stride, window.dilation
+    return (
+        (rh + (k[0] - 1) * d[0] * jh, rw + (k[1] - 1) * d[1] * jw),
+        (jh * s[0], jw * s[1]),
+    )
+
+
+def assign_receptive_fields(nodes: list[Node], rf: Field2 | None) -> Field2 | None:
+    """Walk ``nodes`` in order from an input whose field is ``rf``; record each output's.
+
+    Sequential containers thread the field through their children; merges take, per axis,
+    the largest size and jump of their branches (an identity branch keeps the input's).
+    The field is not clipped to the input: padding lets it grow past the image, and that
+    is what the number means in the literature too.
+    """
+    for node in nodes:
+        if node.branches is not None:
+            ends = [assign_receptive_fields(b, rf) if b else rf for b in node.branches]
+            known = [end for end in ends if end is not None]
+            out: Field2 | None = None
+            if known:
+                out = (
+                    (max(f[0][0] for f in known), max(f[0][1] for f in known)),
+                    (max(f[1][0] for f in known), max(f[1][1] for f in known)),
+                )
+        elif node.children:
+            out = assign_receptive_fields(node.children, rf)
+        elif rf is not None and node.window is not None:
+            out = grow(rf, node.window)
+        else:
+            out = rf
+        node.rf = out
+        rf = out
+    return rf

@@ -1,9 +1,16 @@
-"""The per-layer table of ``netspec summary``, computed from the node tree alone (no torch)."""
+"""The per-layer table of ``netspec summary``, computed from the node tree alone (no torch).
+
+Each row gives a module's output shape, parameters, multiply-accumulates, receptive field
+(the input window one output position depends on, in pixels) and activation memory (its
+output for one sample in fp32). The same rows are available as JSON for tools.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from .compiler import CompiledSpec
-from .shapes import format_shape
+from .shapes import Node, format_shape
 
 
 def human(n: int) -> str:
@@ -14,14 +21,41 @@ def human(n: int) -> str:
     return str(n)
 
 
+def human_bytes(n: int) -> str:
+    """2359296 → '2.2 MiB': memory sizes in binary units, as allocators report them."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def _field(node: Node) -> str:
+    rf = node.receptive_field
+    return f"{rf[0]}x{rf[1]}" if rf else "-"
+
+
+def materialised(node: Node) -> bool:
+    """Whether the forward pass makes a new tensor for this node's output.
+
+    A leaf module does, and so does a merge (its ``cat`` or sum); a sequential container
+    only hands on its last child's output, which is counted there.
+    """
+    return not node.children or node.branches is not None
+
+
+def activation_total(spec: CompiledSpec) -> int:
+    """Bytes of every tensor one sample's forward pass makes (fp32), each counted once."""
+    return sum(node.activation_bytes for _, node in spec.rows() if materialised(node))
+
+
 def summary_table(spec: CompiledSpec) -> str:
-    """Module path, kind, output shape, parameters and multiply-accumulates per module.
+    """Module path, kind, output shape, params, MACs, receptive field and activations.
 
     Nested modules are indented under their parent, whose row shows the subtree's totals;
     the totals line counts each parameter and MAC once.
     """
-    header = ("module", "kind", "output", "params", "MACs")
-    rows = [("input", "", format_shape(spec.input_shape), "", "")]
+    header = ("module", "kind", "output", "params", "MACs", "RF", "activations")
+    rows = [("input", "", format_shape(spec.input_shape), "", "", "", "")]
     for depth, node in spec.rows():
         rows.append(
             (
@@ -30,20 +64,26 @@ def summary_table(spec: CompiledSpec) -> str:
                 format_shape(node.out_shape),
                 f"{node.params:,}",
                 f"{node.macs:,}",
+                _field(node),
+                human_bytes(node.activation_bytes),
             )
         )
+    activations = activation_total(spec)
     total = (
         "total",
         "",
         format_shape(spec.output_shape),
         f"{spec.total_params:,}",
         f"{spec.total_macs:,}",
+        _field(spec.root),
+        human_bytes(activations),
     )
-    widths = [max(len(r[i]) for r in [header, *rows, total]) for i in range(5)]
+    columns = len(header)
+    widths = [max(len(r[i]) for r in [header, *rows, total]) for i in range(columns)]
 
     def line(r: tuple[str, ...]) -> str:
         left = [r[i].ljust(widths[i]) for i in range(3)]
-        right = [r[i].rjust(widths[i]) for i in range(3, 5)]
+        right = [r[i].rjust(widths[i]) for i in range(3, columns)]
         return "  ".join(left + right).rstrip()
 
     rule = "-" * len(line(header))
@@ -51,6 +91,40 @@ def summary_table(spec: CompiledSpec) -> str:
     out = [title, "", line(header), rule, *(line(r) for r in rows), rule, line(total)]
     out.append(
         f"{spec.total_params:,} parameters ({human(spec.total_params)}), "
-        f"{human(spec.total_macs)} multiply-accumulates per sample"
+        f"{human(spec.total_macs)} multiply-accumulates and "
+        f"{human_bytes(activations)} of activations per sample (fp32)"
     )
     return "\n".join(out)
+
+
+def summary_json(spec: CompiledSpec) -> dict[str, Any]:
+    """The table as JSON-ready data: one row per module, plus the totals."""
+    rows = [
+        {
+            "path": node.path,
+            "name": node.name,
+            "kind": node.kind,
+            "depth": depth,
+            "output_shape": list(node.out_shape),
+            "params": node.params,
+            "macs": node.macs,
+            "receptive_field": list(node.rf[0]) if node.rf else None,
+            "jump": list(node.rf[1]) if node.rf else None,
+            "activation_bytes": node.activation_bytes,
+        }
+        for depth, node in spec.rows()
+    ]
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "input_shape": list(spec.input_shape),
+        "output_shape": list(spec.output_shape),
+        "rows": rows,
+        "totals": {
+            "params": spec.total_params,
+            "macs": spec.total_macs,
+            "activation_bytes": activation_total(spec),
+            "receptive_field": list(spec.root.rf[0]) if spec.root.rf else None,
+            "modules": len(rows),
+        },
+    }

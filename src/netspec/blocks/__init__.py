@@ -15,7 +15,9 @@ from . import (  # noqa: F401  (imported for their register() side effect)
     group,
     inception,
     linear,
+    merge,
     nin_block,
     pool,
+    repeat,
     vgg_block,
 )

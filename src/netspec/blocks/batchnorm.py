@@ -17,7 +17,10 @@ class BatchNorm(LayerArgs):
     eps: FloatField(0.0, 1.0) = Field(1e-5, description="added to the variance")  # type: ignore[valid-type]
     momentum: FloatField(0.0, 1.0) = Field(0.1, description="running-stats momentum")  # type: ignore[valid-type]
     features: PositiveInt | None = Field(
-        None, alias="in", description="channels/features (inferred; stating it adds a check)"
+        None,
+        alias="in",
+        description="channels/features (inferred; stating it adds a check)",
+        examples=[64],
     )
 
 

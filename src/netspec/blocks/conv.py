@@ -9,7 +9,7 @@ from pydantic import Field
 from ..compiler import InferContext
 from ..registry import Block, register
 from ..schema import LayerArgs, Padding2, PositiveInt, Size2, StrictBool
-from ..shapes import Inferred, Node, Shape, conv_out
+from ..shapes import Inferred, Node, Shape, Window, conv_out
 from ._common import require_image, require_positive, require_stated
 
 
@@ -26,7 +26,10 @@ class Conv(LayerArgs):
     groups: PositiveInt = Field(1, description="grouped convolution: in and out must divide")
     bias: StrictBool = Field(True, description="learn an additive bias")
     in_channels: PositiveInt | None = Field(
-        None, alias="in", description="input channels (inferred; stating it adds a check)"
+        None,
+        alias="in",
+        description="input channels (inferred; stating it adds a check)",
+        examples=[3],
     )
 
 
@@ -62,7 +65,12 @@ def infer(args: Conv, shape: Shape, ctx: InferContext) -> Inferred:
     )
     per_output = (c // args.groups) * args.kernel[0] * args.kernel[1]
     params = args.out * per_output + (args.out if args.bias else 0)
-    return Inferred((args.out, oh, ow), params=params, macs=args.out * oh * ow * per_output)
+    return Inferred(
+        (args.out, oh, ow),
+        params=params,
+        macs=args.out * oh * ow * per_output,
+        window=Window(args.kernel, args.stride, args.dilation),
+    )
 
 
 def build(node: Node, build_child: object) -> object:

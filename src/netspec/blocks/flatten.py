@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..compiler import InferContext
 from ..registry import Block, register
 from ..schema import LayerArgs
-from ..shapes import Inferred, Node, Shape, numel
+from ..shapes import Inferred, Node, Shape, Window, numel
 
 
 class Flatten(LayerArgs):
@@ -13,7 +13,9 @@ class Flatten(LayerArgs):
 
 
 def infer(args: Flatten, shape: Shape, ctx: InferContext) -> Inferred:
-    return Inferred((numel(shape),))
+    # Every feature of the vector may come from anywhere in the map (for the receptive field).
+    window = Window((shape[1], shape[2]), (shape[1], shape[2])) if len(shape) == 3 else None
+    return Inferred((numel(shape),), window=window)
 
 
 def build(node: Node, build_child: object) -> object:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..compiler import InferContext
 from ..registry import Block, register
 from ..schema import LayerArgs
-from ..shapes import Inferred, Node, Shape
+from ..shapes import Inferred, Node, Shape, Window
 from ._common import require_image
 
 
@@ -14,8 +14,9 @@ class GlobalAvgPool(LayerArgs):
 
 
 def infer(args: GlobalAvgPool, shape: Shape, ctx: InferContext) -> Inferred:
-    c, _, _ = require_image(ctx, shape)
-    return Inferred((c, 1, 1))
+    c, h, w = require_image(ctx, shape)
+    # Each output averages the whole map: a window as large as the input.
+    return Inferred((c, 1, 1), window=Window((h, w), (h, w)))
 
 
 def build(node: Node, build_child: object) -> object:

@@ -8,14 +8,18 @@ from pydantic import Field
 
 from ..compiler import InferContext
 from ..registry import Block, register
-from ..schema import LayerArgs
+from ..schema import LayerArgs, LayerList
 from ..shapes import Inferred, Node, Shape
 
 
 class Group(LayerArgs):
     """Layers run in order inside one submodule (``self.conv = nn.Sequential(...)``)."""
 
-    layers: list[Any] = Field(description="the group's layers", min_length=1)
+    layers: LayerList = Field(
+        description="the group's layers",
+        min_length=1,
+        examples=[["flatten", {"linear": {"out": 10}}]],
+    )
 
 
 def infer(args: Group, shape: Shape, ctx: InferContext) -> Inferred:
@@ -49,6 +53,6 @@ register(
         infer,
         build_sequential,
         Group.__doc__ or "",
-        "group: {name: features, layers: [...]}",
+        "group: {name: fc, layers: [flatten, linear: {out: 10}]}",
     )
 )

@@ -70,6 +70,8 @@ def infer(args: Inception, shape: Shape, ctx: InferContext) -> Inferred:
         params=sum(c.params for c in children),
         macs=sum(c.macs for c in children),
         children=children,
+        branches=[[p1_1], [p2_1, p2_2], [p3_1, p3_2], [p4_1, p4_2]],
+        merge="concat",
     )
 
 

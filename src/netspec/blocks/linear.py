@@ -17,7 +17,10 @@ class Linear(LayerArgs):
     out: PositiveInt = Field(description="output features", examples=[4096])
     bias: StrictBool = Field(True, description="learn an additive bias")
     in_features: PositiveInt | None = Field(
-        None, alias="in", description="input features (inferred; stating it adds a check)"
+        None,
+        alias="in",
+        description="input features (inferred; stating it adds a check)",
+        examples=[6400],
     )
 
 

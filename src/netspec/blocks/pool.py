@@ -7,7 +7,7 @@ from pydantic import Field
 from ..compiler import InferContext
 from ..registry import Block, register
 from ..schema import LayerArgs, Padding2, Size2, StrictBool
-from ..shapes import Inferred, Node, Shape, pool_out
+from ..shapes import Inferred, Node, Shape, Window, pool_out
 from ._common import require_image, require_positive
 
 
@@ -15,7 +15,9 @@ class Pool(LayerArgs):
     """2-D pooling window. ``stride`` defaults to the kernel size, as in PyTorch."""
 
     kernel: Size2 = Field(description="window size: k or [kh, kw]", examples=[3])
-    stride: Size2 | None = Field(None, description="stride (default: the kernel size)")
+    stride: Size2 | None = Field(
+        None, description="stride (default: the kernel size)", examples=[2]
+    )
     padding: Padding2 = Field((0, 0), description="implicit padding on both sides")
     ceil_mode: StrictBool = Field(False, description="round output sizes up")
 
@@ -40,7 +42,7 @@ def infer(args: Pool, shape: Shape, ctx: InferContext) -> Inferred:
     oh = pool_out(h, args.kernel[0], stride[0], args.padding[0], ceil_mode=args.ceil_mode)
     ow = pool_out(w, args.kernel[1], stride[1], args.padding[1], ceil_mode=args.ceil_mode)
     require_positive(ctx, shape, (oh, ow), f"window {args.kernel[0]}x{args.kernel[1]}")
-    return Inferred((c, oh, ow))
+    return Inferred((c, oh, ow), window=Window(args.kernel, stride))
 
 
 def _compact(pair: tuple[int, int]) -> int | tuple[int, int]:

@@ -1,4 +1,4 @@
-"""``netspec summary`` — the per-layer table: path, kind, output shape, params, MACs."""
+"""``netspec summary`` — the per-layer table: shapes, params, MACs, receptive field, memory."""
 
 from __future__ import annotations
 
@@ -10,18 +10,30 @@ from ._common import add_spec_arguments, load_spec
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser(
         "summary",
-        help="print a per-layer table of shapes, parameters and MACs",
+        help="per-layer table: shapes, params, MACs, receptive field, activation memory",
         description="Print every module of SPEC with its output shape (one sample, no batch "
-        "dimension), parameter count and multiply-accumulates, and the totals. No torch needed.",
-        epilog="example:\n  netspec summary specs/googlenet.yaml",
+        "dimension), parameter count, multiply-accumulates, receptive field (the input "
+        "window in pixels that one output position sees) and activation memory (its output "
+        "for one sample, fp32), and the totals. No torch needed.",
+        epilog="examples:\n  netspec summary specs/googlenet.yaml\n"
+        "  netspec summary specs/resnet18.yaml --json > resnet18.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_spec_arguments(parser)
+    parser.add_argument(
+        "--json", action="store_true", help="print the rows and totals as JSON instead"
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..summary import summary_table
+    from ..summary import summary_json, summary_table
 
-    print(summary_table(load_spec(args)))
+    spec = load_spec(args)
+    if args.json:
+        import json
+
+        print(json.dumps(summary_json(spec), indent=2))
+    else:
+        print(summary_table(spec))
     return 0
