@@ -126,3 +126,18 @@ def test_missing_data_is_one_line_naming_data_dir(
     assert train(str(tmp_path / "empty"), tmp_path / "run") == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--data-dir" in err and err.startswith("error: ")
+
+
+def test_a_224_network_trains_on_resized_batches(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The small VGG (input 224x224, dropout, --set) on 32 images upscaled per batch."""
+    data = write_fashion_mnist(tmp_path / "data", train=32, test=16)
+    argv = ["train", str(SPECS / "vgg11.yaml"), "--set", "ratio=16", "--data-dir", str(data),
+            "--out", str(tmp_path / "run"), "--epochs", "1", "--batch-size", "16",
+            "--device", "cpu", "--no-download"]  # fmt: skip
+    assert main(argv) == 0
+    assert capsys.readouterr().out.startswith("epoch 1, loss ")
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["image_size"] == [224, 224] and info["params"]["ratio"] == 16
+    assert info["channels_last"] is True
