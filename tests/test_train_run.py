@@ -178,6 +178,22 @@ def test_existing_run_directory_is_not_overwritten(data_dir: Path, tmp_path: Pat
         _train(data_dir, tmp_path / "run")
 
 
+def test_a_run_stopped_in_its_first_epoch_can_be_started_again(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    def interrupt_first_save(path: Path, checkpoint: dict[str, object]) -> None:
+        raise KeyboardInterrupt
+
+    lines: list[str] = []
+    options = RunOptions(data_dir=data_dir, out=tmp_path / "run", device="cpu", download=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runner, "save_checkpoint", interrupt_first_save)
+        assert run_training(HandBuiltSpec(), FAST, options, echo=lines.append).interrupted
+    assert lines[-1].endswith("holds nothing to resume")
+    assert not (tmp_path / "run" / "last.pt").exists()
+    assert not run_training(HandBuiltSpec(), FAST, options, echo=lines.append).interrupted
+
+
 def test_resize_must_agree_with_the_spec_input(data_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(TrainUsageError, match="resize 32 does not match"):
         _train(data_dir, tmp_path / "run", FAST.model_copy(update={"resize": 32}))

@@ -44,12 +44,13 @@ class RunDirError(TrainUsageError):
 def new_run_dir(spec_name: str, out: str | os.PathLike[str] | None) -> Path:
     """``--out`` as given, else ``runs/<spec name>-<timestamp>`` (made unique).
 
-    An existing directory is accepted only when it holds no run yet: silently mixing two
-    runs' checkpoints and metrics would make both meaningless.
+    An existing directory is accepted only when it holds no checkpoint yet: silently
+    mixing two runs' checkpoints and metrics would make both meaningless, while a run
+    stopped before its first epoch ended left nothing worth keeping.
     """
     if out is not None:
         run_dir = Path(out)
-        if (run_dir / LAST_CHECKPOINT).exists() or (run_dir / RUN_FILE).exists():
+        if (run_dir / LAST_CHECKPOINT).exists():
             raise RunDirError(
                 f"{run_dir} already holds a training run; continue it with "
                 f"--resume {run_dir} or choose another --out"
