@@ -82,11 +82,14 @@ def _resolve(value: Any, info: ValidationInfo) -> Any:
 
 def _integer(minimum: int, maximum: int) -> Callable[[Any, ValidationInfo], int]:
     def check(value: Any, info: ValidationInfo) -> int:
+        written = value
         value = _resolve(value, info)
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            hint = " (use // for integer division)" if isinstance(value, float) else ""
+            # Only an expression can divide; a literal 1.5 needs no advice about '//'.
+            divided = isinstance(written, str) and "/" in written and isinstance(value, float)
+            hint = " (use // for integer division)" if divided else ""
             raise PydanticCustomError(
                 "netspec_int", "must be an integer, got {got}" + hint, {"got": describe(value)}
             )

@@ -5,4 +5,4 @@ so ``netspec check`` never pays for (or depends on) torch.
 """
 
 #: Commands in the order ``netspec --help`` lists them.
-COMMANDS = ("check", "summary", "build", "predict", "graph", "schema")
+COMMANDS = ("check", "summary", "build", "predict", "graph", "schema", "train", "eval")

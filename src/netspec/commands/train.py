@@ -1,0 +1,181 @@
+"""``netspec train``: train a spec's network on Fashion-MNIST and keep a run directory.
+
+torch is imported inside :func:`run` only: the CLI imports every command module to build
+its parser, and ``netspec check`` must stay free of torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from netspec.recipe import AMP_MODES, INIT_SCHEMES, OPTIMIZERS
+
+EPILOG = """\
+examples:
+  netspec train specs/lenet.yaml --data-dir ../shared/data/fashion-mnist
+  netspec train specs/alexnet.yaml --epochs 1 --batch-size 64 --amp bf16
+  netspec train --resume runs/lenet-20250101-120000
+  torchrun --nproc_per_node=2 -m netspec train specs/lenet.yaml
+
+Each epoch prints the seed's line, e.g.
+  epoch 1, loss 2.3019, train acc 0.101, test acc 0.100, time 6.4 sec
+Hyper-parameters come from the spec's train: section; the flags above override them.
+"""
+
+# Flags that override recipe fields; each flag's dest is the field's name.
+RECIPE_FLAGS = (
+    "optimizer",
+    "lr",
+    "batch_size",
+    "epochs",
+    "resize",
+    "init",
+    "seed",
+    "momentum",
+    "weight_decay",
+    "amp",
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a spec's network on Fashion-MNIST",
+        description=(
+            "Train the network of SPEC on Fashion-MNIST, printing one line per epoch and "
+            "writing a run directory (spec, recipe, checkpoints, metrics.csv, curves.png)."
+        ),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "spec", metavar="SPEC", nargs="?", help="spec file (YAML or JSON); optional with --resume"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="override a param of the spec, e.g. --set ratio=8 (repeatable)",
+    )
+
+    recipe = parser.add_argument_group("recipe (overrides the spec's train: section)")
+    recipe.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd or adam")
+    recipe.add_argument("--lr", type=float, help="learning rate")
+    recipe.add_argument("--batch-size", type=int, help="images per step (per process)")
+    recipe.add_argument("--epochs", type=int, help="epochs; with --resume, the new total")
+    recipe.add_argument("--resize", type=int, help="image side; must equal the spec's input")
+    recipe.add_argument("--init", choices=INIT_SCHEMES, help="weight initialisation")
+    recipe.add_argument("--seed", type=int, help="random seed (init, shuffling, dropout)")
+    recipe.add_argument("--momentum", type=float, help="SGD momentum")
+    recipe.add_argument("--weight-decay", type=float, help="L2 weight decay")
+    recipe.add_argument("--amp", choices=AMP_MODES, help="mixed precision: bf16 autocast")
+
+    where = parser.add_argument_group("run")
+    where.add_argument(
+        "--data-dir",
+        help="folder with the four Fashion-MNIST IDX files (default: $NETSPEC_DATA_DIR, "
+        "else ~/.cache/netspec/fashion-mnist, downloading there if needed)",
+    )
+    where.add_argument("--out", help="run directory to create (default: runs/<spec>-<time>)")
+    where.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    where.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda[:N]")
+    where.add_argument(
+        "--channels-last",
+        choices=("auto", "on", "off"),
+        default="auto",
+        help="channels-last memory format (auto: on for conv nets on CUDA and CPU)",
+    )
+    where.add_argument(
+        "--no-download",
+        dest="download",
+        action="store_false",
+        help="fail instead of downloading Fashion-MNIST when --data-dir lacks it",
+    )
+    where.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="progress bar on stderr (default: only when stderr is a terminal)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from netspec.errors import NetspecError
+
+    try:
+        return _train(args)
+    except NetspecError as exc:
+        print(exc.render(), file=sys.stderr)
+        return exit_status(exc)
+
+
+def exit_status(exc: Exception) -> int:
+    """2 for command-line misuse, 1 for bad specs or data (the CLI's convention)."""
+    from netspec.errors import NetspecError
+
+    status = getattr(exc, "exit_status", None)
+    if isinstance(status, int):
+        return status
+    if isinstance(exc, NetspecError) and getattr(exc, "stage", "") == "usage":
+        return 2
+    return 1
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from netspec.commands._common import parse_overrides
+    from netspec.compiler import compile_spec
+    from netspec.recipe import TrainRecipe, with_overrides
+    from netspec.train.errors import TrainUsageError
+    from netspec.train.rundir import read_run_info
+    from netspec.train.runner import RunOptions, run_training
+
+    overrides = {field: getattr(args, field) for field in RECIPE_FLAGS}
+    if args.resume is not None:
+        changed = [
+            flag for flag in RECIPE_FLAGS if flag != "epochs" and getattr(args, flag) is not None
+        ]
+        if changed:
+            flags = ", ".join("--" + flag.replace("_", "-") for flag in changed)
+            raise TrainUsageError(
+                f"{flags} cannot change when resuming: a resumed run keeps its recorded recipe "
+                f"(only --epochs may raise the total); start a new run instead"
+            )
+        if args.overrides:
+            raise TrainUsageError("--set cannot change when resuming: the run keeps its params")
+        if args.out is not None:
+            raise TrainUsageError(
+                "--out and --resume exclude each other: a resumed run stays in RUN_DIR"
+            )
+        run_info = read_run_info(args.resume)
+        compiled = compile_spec(args.spec or str(run_info.spec_path), run_info.params)
+        base_recipe: Any = TrainRecipe.model_validate(run_info.recipe)
+    else:
+        if args.spec is None:
+            raise TrainUsageError("give a SPEC file to train, or --resume RUN_DIR")
+        compiled = compile_spec(args.spec, parse_overrides(args.overrides))
+        base_recipe = compiled.train
+    try:
+        recipe = with_overrides(base_recipe, **overrides)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        flag = "--" + str(problem["loc"][0]).replace("_", "-") if problem["loc"] else "recipe"
+        raise TrainUsageError(f"{flag}: {problem['msg']}") from None
+
+    options = RunOptions(
+        data_dir=args.data_dir,
+        out=args.out,
+        resume=args.resume,
+        device=args.device,
+        channels_last=args.channels_last,
+        progress=args.progress,
+        download=args.download,
+    )
+    result = run_training(compiled, recipe, options, echo=lambda line: print(line, flush=True))
+    return 130 if result.interrupted else 0

@@ -1,0 +1,336 @@
+"""Fashion-MNIST, kept in memory as uint8 and turned into float batches on the device.
+
+The seed converted every image on its own (PIL Resize + ToTensor) in DataLoader worker
+processes. On a small CPU those workers compete with the training threads for the same
+cores, and per-image Python work dominates for small networks such as LeNet. Here the
+whole dataset is one uint8 tensor (47 MB for the training set), a batch is one indexing
+operation, and scaling to [0, 1] and resizing are single tensor ops on the training
+device. The numbers match the seed's pipeline: ``x / 255`` is ToTensor, and bilinear
+``interpolate`` with ``align_corners=False`` is what torchvision's Resize computes when
+upscaling (the seed's PIL path additionally rounds the resized pixels to uint8, so it
+differs from ours by at most one grey level).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from netspec.train.errors import TrainingError
+
+DATA_DIR_ENV = "NETSPEC_DATA_DIR"
+"""Environment variable naming the Fashion-MNIST directory when ``--data-dir`` is not given."""
+
+DEFAULT_DATA_DIR = Path("~/.cache/netspec/fashion-mnist")
+"""Where the data is looked for, and downloaded to, when neither flag nor variable is set."""
+
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+
+CLASS_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+NUM_CLASSES = len(CLASS_NAMES)
+
+# IDX type codes (http://yann.lecun.com/exdb/mnist/): all values are big-endian.
+_IDX_DTYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class DataError(TrainingError):
+    """The dataset is missing or unreadable; rendered as one line that says what to do."""
+
+    stage = "data"
+
+
+def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
+    """Read one IDX file, gzip-compressed or not (told apart by content, not by name)."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == _GZIP_MAGIC:
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{path}: not a valid gzip file ({exc})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DataError(f"{path}: not an IDX file (bad magic number)")
+    dtype = _IDX_DTYPES[raw[2]]
+    ndim = raw[3]
+    header_end = 4 + 4 * ndim
+    if len(raw) < header_end:
+        raise DataError(f"{path}: truncated IDX header")
+    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) - header_end != expected:
+        raise DataError(
+            f"{path}: IDX header says {shape} ({expected} bytes) "
+            f"but the file holds {len(raw) - header_end} bytes of data"
+        )
+    array = np.frombuffer(raw, dtype=dtype, offset=header_end).reshape(shape)
+    return torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True))
+
+
+def write_idx(
+    path: str | os.PathLike[str], tensor: torch.Tensor, *, compress: bool = False
+) -> None:
+    """Write a uint8 tensor as an IDX file; tests and benchmarks use it to make small datasets."""
+    array = tensor.detach().cpu().numpy()
+    if array.dtype != np.uint8:
+        raise ValueError(f"write_idx writes uint8 data, got {array.dtype}")
+    header = bytes([0, 0, 0x08, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
+    data = header + array.tobytes()
+    Path(path).write_bytes(gzip.compress(data, compresslevel=1) if compress else data)
+
+
+@dataclass(frozen=True)
+class FashionMNIST:
+    """The four arrays of the dataset: uint8 images (N, 28, 28) and int64 labels (N,)."""
+
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    source: Path
+
+
+def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
+    """``--data-dir`` if given, else ``$NETSPEC_DATA_DIR``, else the per-user cache."""
+    if data_dir is not None:
+        return Path(data_dir).expanduser()
+    from_env = os.environ.get(DATA_DIR_ENV)
+    if from_env:
+        return Path(from_env).expanduser()
+    return DEFAULT_DATA_DIR.expanduser()
+
+
+def locate_idx_files(data_dir: Path) -> dict[str, Path] | None:
+    """Find the four files in ``data_dir`` itself or torchvision's ``FashionMNIST/raw``.
+
+    Uncompressed files win over ``.gz`` ones because they load faster; None when any of
+    the four is missing.
+    """
+    folders = [data_dir, data_dir / "FashionMNIST" / "raw", data_dir / "raw"]
+    found: dict[str, Path] = {}
+    for key, base in IDX_FILES.items():
+        for folder in folders:
+            hit = next(
+                (folder / name for name in (base, base + ".gz") if (folder / name).is_file()),
+                None,
+            )
+            if hit is not None:
+                found[key] = hit
+                break
+        else:
+            return None
+    return found
+
+
+def download_fashion_mnist(data_dir: Path) -> None:
+    """Fetch the dataset with torchvision into ``data_dir/FashionMNIST/raw``.
+
+    torchvision prints progress and per-mirror failures; that chatter is swallowed so a
+    failure reaches the user as the single line :func:`load_fashion_mnist` writes.
+    """
+    from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
+
+    chatter = io.StringIO()
+    with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+        for train in (True, False):
+            TorchvisionFashionMNIST(str(data_dir), train=train, download=True)
+
+
+def load_fashion_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = True,
+    with_train: bool = True,
+) -> FashionMNIST:
+    """Load Fashion-MNIST into memory, downloading it through torchvision if it is absent.
+
+    ``with_train=False`` skips decoding the 60,000 training images (``netspec eval`` needs
+    only the test set); the training tensors are then empty.
+    """
+    folder = resolve_data_dir(data_dir)
+    files = locate_idx_files(folder)
+    if files is None and download:
+        try:
+            download_fashion_mnist(folder)
+        except Exception as exc:  # any failure (offline, read-only dir) means the same to the user
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise DataError(
+                f"Fashion-MNIST is not in {folder} and downloading it failed ({reason}); "
+                f"pass --data-dir DIR naming a folder with the four IDX files "
+                f"(or set {DATA_DIR_ENV})"
+            ) from None
+        files = locate_idx_files(folder)
+    if files is None:
+        raise DataError(
+            f"Fashion-MNIST is not in {folder}; pass --data-dir DIR naming a folder with "
+            f"train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
+            f"t10k-labels-idx1-ubyte (gzip or not), or set {DATA_DIR_ENV}"
+        )
+    splits = ("train", "test") if with_train else ("test",)
+    arrays = {key: read_idx(path) for key, path in files.items() if key.split("_")[0] in splits}
+    if not with_train:
+        arrays["train_images"] = torch.empty(0, 28, 28, dtype=torch.uint8)
+        arrays["train_labels"] = torch.empty(0, dtype=torch.uint8)
+    for split in splits:
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or images.dtype != torch.uint8:
+            raise DataError(
+                f"{files[f'{split}_images']}: expected uint8 images of shape (N, H, W), "
+                f"got {images.dtype} {tuple(images.shape)}"
+            )
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise DataError(
+                f"{files[f'{split}_labels']}: expected {len(images)} labels, "
+                f"got shape {tuple(labels.shape)}"
+            )
+        if len(labels) and not (int(labels.min()) >= 0 and int(labels.max()) < NUM_CLASSES):
+            raise DataError(f"{files[f'{split}_labels']}: labels must lie in 0..{NUM_CLASSES - 1}")
+    return FashionMNIST(
+        train_images=arrays["train_images"],
+        train_labels=arrays["train_labels"].long(),
+        test_images=arrays["test_images"],
+        test_labels=arrays["test_labels"].long(),
+        source=folder,
+    )
+
+
+def derive_seed(*parts: int | str) -> int:
+    """A 63-bit seed from several parts, so that streams (shuffle, dropout, ranks) never share one.
+
+    Hashing rather than adding keeps ``(seed=1, epoch=0)`` and ``(seed=0, epoch=1)`` apart.
+    """
+    digest = hashlib.sha256(repr(parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def to_float_images(batch: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """uint8 (N, H, W) or (N, C, H, W) -> float32 (N, C, *size) in [0, 1].
+
+    Equivalent to torchvision's ``Resize(size)`` + ``ToTensor()`` per image: bilinear with
+    half-pixel centres (``align_corners=False``); antialiasing only matters, and is only
+    used, when shrinking.
+    """
+    if batch.ndim == 3:
+        batch = batch.unsqueeze(1)
+    images = batch.to(torch.float32).div_(255)
+    height, width = images.shape[-2:]
+    if (height, width) != tuple(size):
+        shrinking = size[0] < height or size[1] < width
+        images = F.interpolate(
+            images, size=size, mode="bilinear", align_corners=False, antialias=shrinking
+        )
+    return images
+
+
+class Batches:
+    """Iterates over (images, labels) batches of an in-memory uint8 dataset on ``device``.
+
+    The order of an epoch depends only on ``(seed, epoch)`` (see :meth:`set_epoch`), not on
+    any generator state, so a resumed run sees exactly the batches the interrupted run
+    would have seen. With ``world_size > 1`` every rank takes every ``world_size``-th index
+    of the same permutation, like ``DistributedSampler``; ``pad_shards`` repeats a few
+    indices so that every rank runs the same number of steps (DDP needs that), while the
+    test set is sharded without padding so its accuracy counts every image exactly once.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        *,
+        batch_size: int,
+        image_size: tuple[int, int],
+        device: torch.device,
+        shuffle: bool,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        pad_shards: bool = False,
+        channels_last: bool = False,
+    ) -> None:
+        self.images = images.to(device)
+        self.labels = labels.to(device)
+        self.batch_size = batch_size
+        self.image_size = image_size
+        self.device = device
+        self.shuffle = shuffle
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.pad_shards = pad_shards
+        self.channels_last = channels_last
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the shuffle order of ``epoch`` (0-based)."""
+        self.epoch = epoch
+
+    def shard_indices(self) -> torch.Tensor:
+        """This rank's sample indices for the current epoch, in visiting order (on CPU)."""
+        count = len(self.labels)
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(derive_seed(self.seed, "shuffle", self.epoch))
+            order = torch.randperm(count, generator=generator)
+        else:
+            order = torch.arange(count)
+        if self.world_size > 1:
+            if self.pad_shards and count % self.world_size:
+                missing = self.world_size - count % self.world_size
+                order = torch.cat([order, order[:missing]])
+            order = order[self.rank :: self.world_size]
+        return order
+
+    def __len__(self) -> int:
+        count = len(self.labels)
+        if self.world_size > 1:
+            if self.pad_shards:
+                count = -(-count // self.world_size)
+            else:
+                count = len(range(self.rank, count, self.world_size))
+        return -(-count // self.batch_size)
+
+    @property
+    def num_samples(self) -> int:
+        """Samples this rank visits per epoch."""
+        return len(self.shard_indices())
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        order = self.shard_indices().to(self.images.device)
+        memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
+        for start in range(0, len(order), self.batch_size):
+            index = order[start : start + self.batch_size]
+            images = to_float_images(self.images[index], self.image_size)
+            yield images.contiguous(memory_format=memory_format), self.labels[index]

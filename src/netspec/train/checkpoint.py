@@ -1,0 +1,140 @@
+"""Checkpoints: everything needed to continue a run bit-for-bit, loadable with weights_only.
+
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so
+``torch.load(weights_only=True)`` reads it: loading a checkpoint never runs code from the
+file. It holds the model weights, the optimizer state, the number of completed epochs,
+every rank's RNG state, the resolved recipe and the metrics so far (so that ``metrics.csv``
+and ``curves.png`` of a resumed run cover all epochs).
+
+``load_state_dict`` is the one entry point other commands need (``netspec build
+--weights``, ``netspec eval``): it accepts such a checkpoint or a bare state_dict file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from netspec.train.atomic import atomic_write_with
+from netspec.train.errors import TrainingError
+
+CHECKPOINT_FORMAT = "netspec.checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+class CheckpointError(TrainingError):
+    """A weights file is missing, unreadable, or does not fit the network."""
+
+    stage = "checkpoint"
+
+
+def save_checkpoint(path: str | os.PathLike[str], checkpoint: Mapping[str, Any]) -> None:
+    """Write ``checkpoint`` (see :func:`make_checkpoint`) atomically."""
+    atomic_write_with(path, lambda stream: torch.save(dict(checkpoint), stream))
+
+
+def make_checkpoint(
+    *,
+    model_state: Mapping[str, torch.Tensor],
+    optimizer_state: Mapping[str, Any],
+    epoch: int,
+    rng_states: list[dict[str, Any]],
+    recipe: Mapping[str, Any],
+    history: list[dict[str, float]],
+    best_test_acc: float | None,
+    spec_name: str,
+) -> dict[str, Any]:
+    """Assemble a checkpoint dict; tensors are moved to the CPU so any machine can load it."""
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "spec_name": spec_name,
+        "epoch": epoch,
+        "model": {name: tensor.detach().cpu() for name, tensor in model_state.items()},
+        "optimizer": _to_cpu(optimizer_state),
+        "rng": rng_states,
+        "recipe": dict(recipe),
+        "history": list(history),
+        "best_test_acc": best_test_acc,
+    }
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a full training checkpoint (not a bare state_dict) onto the CPU."""
+    loaded = _load(path)
+    if not is_checkpoint(loaded):
+        raise CheckpointError(
+            f"{path}: not a netspec training checkpoint (it holds only weights, so it can "
+            f"be evaluated or exported but not resumed)"
+        )
+    if loaded["version"] > CHECKPOINT_VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {loaded['version']} is newer than this netspec "
+            f"understands ({CHECKPOINT_VERSION})"
+        )
+    return loaded
+
+
+def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+    """The model weights of a training checkpoint or of a plain ``state_dict`` file.
+
+    ``netspec build --weights`` and ``netspec eval --weights`` call this. A ``module.``
+    prefix left by saving a DistributedDataParallel wrapper directly is removed.
+    """
+    loaded = _load(path)
+    weights = loaded["model"] if is_checkpoint(loaded) else loaded
+    if not isinstance(weights, Mapping) or not all(
+        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in weights.items()
+    ):
+        raise CheckpointError(
+            f"{path}: neither a netspec checkpoint nor a state_dict (a mapping of names to tensors)"
+        )
+    if weights and all(key.startswith("module.") for key in weights):
+        weights = {key.removeprefix("module."): value for key, value in weights.items()}
+    return dict(weights)
+
+
+def load_weights_into(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
+    """Load weights from ``path`` into ``model``, with a one-line error when they do not fit."""
+    weights = load_state_dict(path)
+    try:
+        model.load_state_dict(weights, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(
+            f"{path}: the weights do not fit this network ({_first_mismatch(str(exc))})"
+        ) from None
+
+
+def is_checkpoint(loaded: object) -> bool:
+    return isinstance(loaded, Mapping) and loaded.get("format") == CHECKPOINT_FORMAT
+
+
+def _load(path: str | os.PathLike[str]) -> Any:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such weights file")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling refuses code, a truncated zip, not a torch file...
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: cannot be loaded as weights ({first_line})") from None
+
+
+def _first_mismatch(message: str) -> str:
+    """The most useful line of a load_state_dict error (missing/unexpected keys, shapes)."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return lines[1] if len(lines) > 1 else (lines[0] if lines else "mismatch")
+
+
+def _to_cpu(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, Mapping):
+        return {key: _to_cpu(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_cpu(item) for item in value)
+    return value
