@@ -274,3 +274,27 @@ def test_predict_on_cuda(
     image = png(1)
     assert main(["predict", str(artifacts[fmt]), str(image), "--device", "cuda"]) == 0
     assert capsys.readouterr().out.startswith(f"{image}: Trouser ")
+
+
+def test_weights_from_a_training_checkpoint_bring_the_class_names(
+    artifacts: dict[str, Path], tmp_path: Path, png, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    """`netspec build --weights` of a `netspec train` checkpoint names Fashion-MNIST's classes."""
+    from netspec.artifacts import load_artifact
+
+    with quiet_jit():
+        trained = torch.jit.load(str(artifacts["torchscript"]))
+    checkpoint = tmp_path / "best.pt"
+    torch.save(
+        {"format": "netspec.checkpoint", "epoch": 4, "model": trained.state_dict()}, checkpoint
+    )
+    out = tmp_path / "lenet.onnx" if HAVE_ONNX else tmp_path / "lenet.pt2"
+    fmt = "onnx" if HAVE_ONNX else "export"
+    spec = str(SPECS / "lenet.yaml")
+    assert main(["build", spec, "--weights", str(checkpoint), "--format", fmt, "-o", str(out)]) == 0
+    meta = load_artifact(out).meta
+    assert meta["classes"] == FASHION_MNIST
+    assert meta["training"] == {"dataset": "Fashion-MNIST", "epoch": 4}
+    capsys.readouterr()
+    assert main(["predict", str(out), str(png(6)), "--top", "1"]) == 0
+    assert ": Shirt " in capsys.readouterr().out

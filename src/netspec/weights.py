@@ -11,10 +11,15 @@ from torch import nn
 from .errors import BuildError
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+def read_state_dict(
+    path: str | Path, info: dict[str, Any] | None = None
+) -> dict[str, torch.Tensor]:
     """Read a state_dict, or the model weights of a netspec training checkpoint.
 
     ``weights_only=True``: a weights file is data and must never run code when loaded.
+    For a training checkpoint, ``info`` (if given) receives its plain-data fields besides
+    the weights — format, epoch, best test accuracy — so an export can say where the
+    weights came from.
     """
     p = Path(path)
     if not p.is_file():
@@ -24,15 +29,26 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     except Exception as exc:  # pickle and zip errors of many kinds
         raise BuildError(f"cannot read weights from {path}: {exc}".splitlines()[0]) from None
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
+        if info is not None:
+            info.update(
+                (key, value)
+                for key, value in data.items()
+                if isinstance(value, str | int | float) and not isinstance(value, bool)
+            )
         data = data["model"]
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise BuildError(f"{path} does not hold a state_dict (a mapping of names to tensors)")
     return data
 
 
-def load_weights(model: nn.Module, path: str | Path) -> None:
-    """Load weights with ``strict=True``; report every missing, extra or misshapen key."""
-    state = read_state_dict(path)
+def load_weights(model: nn.Module, path: str | Path) -> dict[str, Any]:
+    """Load weights with ``strict=True``; report every missing, extra or misshapen key.
+
+    Returns what the file says about the weights besides the weights (empty for a plain
+    state_dict; format, epoch... for a training checkpoint).
+    """
+    info: dict[str, Any] = {}
+    state = read_state_dict(path, info)
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
@@ -53,3 +69,4 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
     if problems:
         raise BuildError(f"weights in {path} do not fit this spec: " + "; ".join(problems))
     model.load_state_dict(state, strict=True)
+    return info

@@ -92,10 +92,20 @@ def run(args: argparse.Namespace) -> int:
 
     model = spec.build(seed=args.seed)
     extra: dict[str, object] = {"seed": args.seed}
-    if args.weights:
-        load_weights(model, args.weights)
-        extra["weights"] = str(args.weights)
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    if args.weights:
+        info = load_weights(model, args.weights)
+        extra["weights"] = str(args.weights)
+        if info.get("format") == "netspec.checkpoint":
+            # `netspec train` trains on Fashion-MNIST: its outputs are these classes.
+            from ..data import CLASS_NAMES
+
+            extra["training"] = {
+                "dataset": "Fashion-MNIST",
+                **{k: info[k] for k in ("epoch", "best_test_acc") if k in info},
+            }
+            if classes is None and spec.classes is None:
+                classes = list(CLASS_NAMES)
     out = Path(args.output) if args.output else Path(f"{spec.name}{SUFFIXES[args.format]}")
     report = export_model(
         model,
