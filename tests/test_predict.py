@@ -298,3 +298,18 @@ def test_weights_from_a_training_checkpoint_bring_the_class_names(
     capsys.readouterr()
     assert main(["predict", str(out), str(png(6)), "--top", "1"]) == 0
     assert ": Shirt " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("side", [96, 20])
+def test_preprocessing_is_the_training_pipeline(side: int) -> None:
+    """predict resizes exactly as `netspec train` does (up- and downscaling)."""
+    from netspec.data import to_float_images
+    from netspec.predict import Sample, preprocess
+
+    image = pixels(4)
+    meta = {
+        "input_shape": [1, side, side],
+        "preprocessing": {"resize": [side, side], "scale": 1 / 255, "color": "L"},
+    }
+    expected = to_float_images(torch.from_numpy(image)[None], (side, side))[0]
+    torch.testing.assert_close(preprocess(Sample("x", None, image), meta), expected)

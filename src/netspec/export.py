@@ -95,10 +95,10 @@ def metadata(
     """What a deployer needs to know about an artifact, as JSON-ready data.
 
     ``preprocessing`` is what ``netspec predict`` applies to an image: convert to
-    ``color`` (grayscale for one channel), resize to ``resize`` (height, width) with
-    ``interpolation``, multiply the 0..255 pixels by ``scale`` — the seed's
-    ``Resize`` + ``ToTensor`` pipeline. ``classes`` name the outputs (from the spec's
-    ``classes:``, or passed by whoever trained the weights).
+    ``color`` (grayscale for one channel), multiply the 0..255 pixels by ``scale``, resize
+    to ``resize`` (height, width) with ``interpolation`` — the seed's ``Resize`` +
+    ``ToTensor`` pipeline, as ``netspec train`` computes it. ``classes`` name the outputs
+    (from the spec's ``classes:``, or passed by whoever trained the weights).
     """
     from . import __version__
 
@@ -115,7 +115,8 @@ def metadata(
         "params": spec.params,
         "preprocessing": {
             "resize": list(spec.input_shape[1:]) if image else None,
-            "interpolation": "bilinear",
+            "interpolation": "bilinear",  # align_corners=False, as torchvision's Resize
+            "antialias": "when shrinking",
             "scale": 1.0 / 255.0,
             "channels": channels,
             "color": {1: "L", 3: "RGB"}.get(channels or 0),

@@ -1,11 +1,12 @@
 """Run an artifact on image files or IDX files, with the artifact's own preprocessing.
 
-The preprocessing is the seed's training pipeline, read from the artifact's metadata:
-convert to grayscale (one channel) or RGB (three), resize to the input's height × width
-(bilinear, as torchvision's ``Resize`` on PIL images), scale pixels by 1/255 (as
-``ToTensor``). An image whose aspect ratio differs from the input's is refused instead of
-being silently distorted. IDX files (the MNIST/Fashion-MNIST container) hold many images:
-each becomes one input.
+The preprocessing is the training pipeline's, read from the artifact's metadata: convert to
+grayscale (one channel) or RGB (three), scale pixels by 1/255 (as ``ToTensor``), resize to
+the input's height × width (bilinear with half-pixel centres, antialiased when shrinking:
+torchvision's ``Resize``, and exactly what ``netspec train`` does to its batches). An
+image whose aspect ratio differs from the input's is refused instead of being silently
+distorted. IDX files (the MNIST/Fashion-MNIST container) hold many images: each becomes
+one input.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .artifacts import Artifact
 from .errors import InputError
@@ -157,15 +159,25 @@ def preprocess(sample: Sample, meta: dict[str, Any]) -> torch.Tensor:
             f"{sample.label}: wrong size: {w}x{h} pixels, but the artifact takes "
             f"{width}x{height} images (aspect ratio differs; crop it first)"
         )
-    image = Image.fromarray(pixels)
-    image = image.convert(prep.get("color") or ("L" if channels == 1 else "RGB"))
-    size = prep.get("resize") or [height, width]
-    if image.size != (size[1], size[0]):
-        image = image.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    image = Image.fromarray(pixels).convert(prep.get("color") or ("L" if channels == 1 else "RGB"))
     array = np.asarray(image, dtype=np.float32) * float(prep.get("scale", 1.0 / 255.0))
-    tensor = torch.from_numpy(array.copy())
     # (H, W) grayscale gains its channel axis; (H, W, C) colour becomes (C, H, W).
-    return tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
+    tensor = torch.from_numpy(array.copy())
+    tensor = tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
+    size = tuple(prep.get("resize") or (height, width))
+    if tuple(tensor.shape[1:]) != size:
+        # What `netspec train` does to its batches (netspec.data.to_float_images), and what
+        # torchvision's Resize computes: bilinear, half-pixel centres, antialiased when
+        # shrinking — on floats, so no rounding to grey levels in between.
+        shrinking = size[0] < tensor.shape[1] or size[1] < tensor.shape[2]
+        tensor = F.interpolate(
+            tensor.unsqueeze(0),
+            size=size,
+            mode="bilinear",
+            align_corners=False,
+            antialias=shrinking,
+        )[0]
+    return tensor
 
 
 def class_name(index: int, classes: list[str] | None) -> str:
