@@ -218,7 +218,8 @@ def export_model(
 ) -> ExportReport:
     """Write ``model`` as a verified artifact of ``format`` at ``out``.
 
-    ``model`` is the eager reference: the artifact must reproduce its eval-mode outputs.
+    ``model`` is the eager reference: the artifact must reproduce its eval-mode outputs
+    (it is put in eval mode and moved to ``device``; ``--optimize`` rewrites a copy).
     With ``optimize`` the artifact is built from :func:`netspec.optimize.plan_inference`'s
     fastest candidate, measured at ``batch`` on ``device`` (the target), and still checked
     against ``model``. ``classes`` name the outputs (default: the spec's ``classes:``).
