@@ -31,3 +31,18 @@ def cli_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     return env
+
+
+@pytest.fixture(scope="module")
+def single_thread():  # type: ignore[no-untyped-def]
+    """Run a module's tests on one torch thread, then restore the count.
+
+    For tests of small batches: one thread is as fast there, and immune to the stalls two
+    threads suffer when other processes keep the cores busy.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -26,6 +26,9 @@ from netspec.errors import ExportError
 from netspec.export import SUFFIXES, export_model
 from seed_models import SEED_NETWORKS
 
+#: Small batches: one thread is as fast, and immune to stalls when cores are busy.
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 HAVE_ONNX = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript"))
 HAVE_ORT = importlib.util.find_spec("onnxruntime") is not None
 NETWORKS = ["lenet", "alexnet", "vgg11-small", "nin", "googlenet"]
@@ -34,15 +37,6 @@ FORMATS = [
     "export",
     pytest.param("onnx", marks=pytest.mark.skipif(not HAVE_ONNX, reason="pip install .[onnx]")),
 ]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():  # type: ignore[no-untyped-def]
-    """Batches of 2 and 3: one thread is as fast, and immune to stalls when cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _spec(name: str) -> netspec.CompiledSpec:

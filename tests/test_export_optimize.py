@@ -21,6 +21,9 @@ from netspec.export import SUFFIXES, export_model
 from netspec.modules import Inception
 from seed_models import SEED_NETWORKS
 
+#: Small batches: one thread is as fast, and immune to stalls when cores are busy.
+pytestmark = pytest.mark.usefixtures("single_thread")
+
 BN_SPEC = """
 name: bn_net
 input: [3, 20, 20]
@@ -54,15 +57,6 @@ layers:
   - flatten
   - linear: {out: 10}
 """
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():  # type: ignore[no-untyped-def]
-    """Small tensors: one thread is as fast, and immune to stalls when cores are busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _spec(name: str) -> netspec.CompiledSpec:

@@ -8,10 +8,8 @@ written as PNG files and IDX files — through every export format.
 
 from __future__ import annotations
 
-import gzip
 import importlib.util
 import json
-import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -25,20 +23,10 @@ from torch import nn
 import netspec
 from conftest import SPECS, cli_env
 from netspec.cli import main
+from netspec.data import CLASS_NAMES, write_idx
 from netspec.export import SUFFIXES, export_model, quiet_jit
 
-FASHION_MNIST = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-]
+FASHION_MNIST = list(CLASS_NAMES)
 HAVE_ONNX = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))
 FORMATS = [
     "torchscript",
@@ -60,14 +48,6 @@ def pixels(label: int, seed: int = 1) -> np.ndarray:
     """One test image of ``label`` as 8-bit grayscale pixels (what a PNG file holds)."""
     image = patterns(torch.tensor([label]), torch.Generator().manual_seed(seed))[0, 0]
     return (image * 255).round().clamp(0, 255).to(torch.uint8).numpy()
-
-
-def write_idx(path: Path, images: np.ndarray) -> Path:
-    header = struct.pack(">BBBB", 0, 0, 0x08, images.ndim) + struct.pack(
-        f">{images.ndim}I", *images.shape
-    )
-    path.write_bytes(header + images.astype(np.uint8).tobytes())
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -174,13 +154,9 @@ def test_larger_and_colour_images_are_converted(
 def test_idx_file_of_images(
     compressed: bool, artifacts: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write_idx(
-        tmp_path / "images-idx3-ubyte", np.stack([pixels(k, seed=k) for k in range(10)])
-    )
-    if compressed:
-        gz = tmp_path / "images-idx3-ubyte.gz"
-        gz.write_bytes(gzip.compress(path.read_bytes()))
-        path = gz
+    path = tmp_path / ("images-idx3-ubyte.gz" if compressed else "images-idx3-ubyte")
+    images = torch.from_numpy(np.stack([pixels(k, seed=k) for k in range(10)]))
+    write_idx(path, images, compress=compressed)
     assert main(["predict", str(artifacts["torchscript"]), str(path), "--top", "1"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(": ")[1].rsplit(" ", 1)[0] for line in lines] == FASHION_MNIST
@@ -195,15 +171,18 @@ def _bad_inputs(tmp_path: Path) -> dict[str, tuple[str, str]]:
     Image.fromarray(np.zeros((28, 56), np.uint8)).save(wide)
     text = tmp_path / "notes.txt"
     text.write_text("not an image")
-    labels = write_idx(tmp_path / "labels-idx1-ubyte", np.arange(10, dtype=np.uint8))
+    labels = tmp_path / "labels-idx1-ubyte"
+    write_idx(labels, torch.arange(10, dtype=torch.uint8))
+    full = tmp_path / "full"
+    write_idx(full, torch.zeros((4, 28, 28), dtype=torch.uint8))
     truncated = tmp_path / "truncated-idx3-ubyte"
-    truncated.write_bytes(write_idx(tmp_path / "full", np.zeros((4, 28, 28))).read_bytes()[:500])
+    truncated.write_bytes(full.read_bytes()[:500])
     return {
         "missing": (str(tmp_path / "nope.png"), "input not found"),
         "wrong size": (str(wide), "wrong size: 56x28 pixels"),
         "not an image": (str(text), "is not an image"),
         "labels": (str(labels), "holds 10 labels"),
-        "truncated": (str(truncated), "truncated IDX data"),
+        "truncated": (str(truncated), "IDX header says (4, 28, 28) (3136 bytes)"),
     }
 
 

@@ -11,8 +11,6 @@ one input.
 
 from __future__ import annotations
 
-import gzip
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +26,6 @@ from .errors import InputError
 #: Largest relative difference between an image's and the input's aspect ratio that is
 #: still resized rather than refused (rounding of odd sizes, say 28×28 vs 27×28 crops).
 ASPECT_TOLERANCE = 0.05
-#: IDX type codes (the third byte of the magic number) and their numpy types.
-_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
 @dataclass
@@ -71,15 +67,13 @@ def read_inputs(paths: list[str], limit: int | None = None) -> Iterator[Sample]:
             raise InputError(f"input not found: {name}")
         if not path.is_file():
             raise InputError(f"input {name} is not a file")
-        head = path.read_bytes()[:4]
-        if _is_idx(head) or head[:2] == b"\x1f\x8b":
-            yield from read_idx(path, limit)
+        with open(path, "rb") as stream:
+            head = stream.read(2)
+        # IDX files start with two zero bytes, gzip files with 1f 8b; no image format does.
+        if head in (b"\0\0", b"\x1f\x8b"):
+            yield from read_idx_images(path, limit)
         else:
             yield Sample(name, None, read_image(path))
-
-
-def _is_idx(head: bytes) -> bool:
-    return len(head) == 4 and head[:2] == b"\0\0" and head[2] in _IDX_TYPES and 1 <= head[3] <= 4
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -96,35 +90,24 @@ def read_image(path: Path) -> np.ndarray:
         raise InputError(f"{path} is not an image (PNG, JPEG, ...) or an IDX file") from None
 
 
-def read_idx(path: Path, limit: int | None = None) -> Iterator[Sample]:
-    """The images of an IDX file (optionally gzip-compressed): N×H×W or N×H×W×C."""
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError):
-            raise InputError(f"{path} is a damaged gzip file") from None
-    if not _is_idx(raw[:4]):
-        raise InputError(f"{path} is not an image or an IDX file")
-    code, dims = raw[2], raw[3]
-    header = 4 + 4 * dims
-    if len(raw) < header:
-        raise InputError(f"{path}: truncated IDX header")
-    shape = struct.unpack(f">{dims}I", raw[4:header])
-    if dims == 1:
-        raise InputError(f"{path} holds {shape[0]} labels (a 1-D IDX file), not images")
-    if dims not in (3, 4):
-        raise InputError(f"{path} holds {dims}-D data; image IDX files are N x H x W")
-    dtype = np.dtype(_IDX_TYPES[code])
-    count = int(np.prod(shape))
-    if len(raw) - header < count * dtype.itemsize:
-        raise InputError(
-            f"{path}: truncated IDX data ({len(raw) - header} bytes for "
-            f"{' x '.join(map(str, shape))} values)"
-        )
-    data = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(shape)
-    for index in range(shape[0] if limit is None else min(limit, shape[0])):
-        pixels = data[index]
+def read_idx_images(path: Path, limit: int | None = None) -> Iterator[Sample]:
+    """The images of an IDX file (gzip-compressed or not): N×H×W, or N×H×W×C.
+
+    The file is read by :func:`netspec.data.read_idx`, the reader training uses.
+    """
+    from .data import DataError, read_idx
+
+    try:
+        data = read_idx(path)
+    except DataError as exc:
+        raise InputError(exc.message) from None
+    if data.ndim == 1:
+        raise InputError(f"{path} holds {data.shape[0]} labels (a 1-D IDX file), not images")
+    if data.ndim not in (3, 4):
+        raise InputError(f"{path} holds {data.ndim}-D data; image IDX files are N x H x W")
+    count = data.shape[0] if limit is None else min(limit, data.shape[0])
+    for index in range(count):
+        pixels = data[index].numpy()
         if pixels.dtype != np.uint8:
             pixels = np.clip(pixels, 0, 255).astype(np.uint8)
         yield Sample(str(path), index, pixels)

@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args)
     if args.batch < 1:
         raise UsageError(f"--batch must be at least 1, got {args.batch}")
-    from ..export import SUFFIXES, export_model
+    from ..export import FORMAT_LABELS, SUFFIXES, export_model
     from ..weights import load_weights
 
     model = spec.build(seed=args.seed)
@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         extra_meta=extra,
         compile=args.compile,
     )
-    label = {"torchscript": "TorchScript", "export": "torch.export", "onnx": "ONNX"}[args.format]
+    label = FORMAT_LABELS[args.format]
     if args.compile:
         label += ", AOTInductor-compiled"
     if report.max_abs_diff is None:
