@@ -37,6 +37,7 @@ sys.path.insert(0, str(REPO / "src"))
 
 from netspec.compiler import compile_spec  # noqa: E402
 from netspec.data import IDX_FILES, Batches, load_fashion_mnist, write_idx  # noqa: E402
+from netspec.optimize import compile_model  # noqa: E402
 from netspec.train.loop import initialize_weights, make_optimizer, train_epoch  # noqa: E402
 from netspec.train.runner import wants_channels_last  # noqa: E402
 
@@ -152,14 +153,19 @@ def run_case(case: Case, args: argparse.Namespace, seed_root: Path) -> tuple[flo
         model, optimizer = fresh()
         return time_seed(model, optimizer, theirs, args.warmup, batches)
 
-    def measure_netspec() -> float:
+    def measure_netspec(compiled: bool = False) -> float:
         model, optimizer = fresh()
         if channels_last:
             model.to(memory_format=torch.channels_last)
-        return time_netspec(model, optimizer, ours, args.warmup, batches)
+        # `netspec train --compile`: the warm-up batches include the one-time compilation.
+        net = compile_model(model) if compiled else model
+        return time_netspec(net, optimizer, ours, args.warmup, batches)
 
     timings: dict[str, list[float]] = {"seed": [], "netspec": []}
     measures: dict[str, Callable[[], float]] = {"seed": measure_seed, "netspec": measure_netspec}
+    if args.compile:
+        timings["compiled"] = []
+        measures["compiled"] = lambda: measure_netspec(compiled=True)
     for _ in range(args.rounds):
         for name, measure in measures.items():
             timings[name].append(measure())
@@ -174,6 +180,13 @@ def run_case(case: Case, args: argparse.Namespace, seed_root: Path) -> tuple[flo
         f"  ratio netspec/seed: {netspec_rate / seed_rate:.2f}x",
         flush=True,
     )
+    if args.compile:
+        compiled_rate = images / min(timings["compiled"])
+        print(
+            f"  netspec train --compile (torch.compile):            {compiled_rate:9.0f} images/s\n"
+            f"  ratio netspec --compile/seed: {compiled_rate / seed_rate:.2f}x",
+            flush=True,
+        )
     return seed_rate, netspec_rate
 
 
@@ -194,6 +207,11 @@ def main() -> int:
         choices=("auto", "on", "off"),
         default="auto",
         help="netspec's memory format (auto: what netspec train picks for the device)",
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time netspec train --compile (torch.compile; compiles during warm-up)",
     )
     args = parser.parse_args()
     print(

@@ -141,3 +141,16 @@ def test_a_224_network_trains_on_resized_batches(
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["image_size"] == [224, 224] and info["params"]["ratio"] == 16
     assert info["channels_last"] is True
+
+
+def test_compiled_training_saves_the_specs_keys(
+    data_dir: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--compile` trains through torch.compile yet checkpoints the uncompiled module."""
+    import torch
+
+    assert train(data_dir, tmp_path / "run", "--epochs", "1", "--compile") == 0
+    assert capsys.readouterr().out.startswith("epoch 1, loss ")
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)["model"]
+    assert not any(key.startswith("_orig_mod.") for key in state)
+    assert set(state) == set(torch.load(tmp_path / "run" / "best.pt", weights_only=True)["model"])

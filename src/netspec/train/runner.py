@@ -79,6 +79,9 @@ class RunOptions:
     resume: str | os.PathLike[str] | None = None
     device: str = "auto"
     channels_last: str = "auto"
+    #: torch.compile the training model (opt-in: compiling costs seconds up front, and fused
+    #: kernels round differently, so a compiled run is not bit-identical to an eager one).
+    compile: bool = False
     progress: bool | None = None
     download: bool = True
     command: list[str] = field(default_factory=lambda: list(sys.argv))
@@ -210,6 +213,12 @@ def _run(
     if dist.enabled:
         device_ids = [device.index] if device.type == "cuda" else None
         train_model = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    if options.compile:
+        from ..optimize import compile_model
+
+        # Only the training forward/backward is compiled; checkpoints and evaluation use
+        # the original module, whose state_dict keys are the spec's.
+        train_model = compile_model(train_model)
 
     shard = {"rank": dist.rank, "world_size": dist.world_size, "channels_last": channels_last}
     train_batches = Batches(
