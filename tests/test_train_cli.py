@@ -108,7 +108,7 @@ def test_resume_from_the_command_line_extends_a_run(
         (["train", "--resume", "nowhere", "--lr", "0.1"], 2, "--lr cannot change when resuming"),
         (["train", "--resume", "nowhere"], 2, "--resume nowhere: no such run directory"),
         (["train", LENET, "--device", "cuda:7"], 2, "--device cuda"),
-        (["eval", LENET, "--weights", "missing.pt"], 1, "missing.pt: no such weights file"),
+        (["eval", LENET, "--weights", "missing.pt"], 1, "weights file not found: missing.pt"),
     ],
 )
 def test_mistakes_are_one_line_with_the_right_status(

@@ -36,8 +36,13 @@ def read_state_dict(
                 if isinstance(value, str | int | float) and not isinstance(value, bool)
             )
         data = data["model"]
-    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items()
+    ):
         raise BuildError(f"{path} does not hold a state_dict (a mapping of names to tensors)")
+    if data and all(key.startswith("module.") for key in data):
+        # Saved from a DistributedDataParallel wrapper directly: the keys are the model's.
+        data = {key.removeprefix("module."): value for key, value in data.items()}
     return data
 
 

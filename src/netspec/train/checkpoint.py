@@ -82,31 +82,19 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """The model weights of a training checkpoint or of a plain ``state_dict`` file.
 
-    ``netspec build --weights`` and ``netspec eval --weights`` call this. A ``module.``
-    prefix left by saving a DistributedDataParallel wrapper directly is removed.
+    One reader serves every command (``netspec.weights.read_state_dict``), so ``build``,
+    ``eval`` and the tests accept and refuse the same files with the same words.
     """
-    loaded = _load(path)
-    weights = loaded["model"] if is_checkpoint(loaded) else loaded
-    if not isinstance(weights, Mapping) or not all(
-        isinstance(key, str) and isinstance(value, torch.Tensor) for key, value in weights.items()
-    ):
-        raise CheckpointError(
-            f"{path}: neither a netspec checkpoint nor a state_dict (a mapping of names to tensors)"
-        )
-    if weights and all(key.startswith("module.") for key in weights):
-        weights = {key.removeprefix("module."): value for key, value in weights.items()}
-    return dict(weights)
+    from netspec.weights import read_state_dict
+
+    return read_state_dict(path)
 
 
 def load_weights_into(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
-    """Load weights from ``path`` into ``model``, with a one-line error when they do not fit."""
-    weights = load_state_dict(path)
-    try:
-        model.load_state_dict(weights, strict=True)
-    except RuntimeError as exc:
-        raise CheckpointError(
-            f"{path}: the weights do not fit this network ({_first_mismatch(str(exc))})"
-        ) from None
+    """Load weights from ``path`` into ``model``; a mismatch is one line naming the keys."""
+    from netspec.weights import load_weights
+
+    load_weights(model, path)
 
 
 def is_checkpoint(loaded: object) -> bool:
@@ -122,12 +110,6 @@ def _load(path: str | os.PathLike[str]) -> Any:
     except Exception as exc:  # unpickling refuses code, a truncated zip, not a torch file...
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: cannot be loaded as weights ({first_line})") from None
-
-
-def _first_mismatch(message: str) -> str:
-    """The most useful line of a load_state_dict error (missing/unexpected keys, shapes)."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    return lines[1] if len(lines) > 1 else (lines[0] if lines else "mismatch")
 
 
 def _to_cpu(value: Any) -> Any:
