@@ -9,9 +9,19 @@ from ..errors import UsageError
 from ..expressions import ExpressionProblem, Number, parse_literal
 
 
-def add_spec_arguments(parser: argparse.ArgumentParser) -> None:
-    """SPEC and ``--set NAME=VALUE`` (repeatable)."""
-    parser.add_argument("spec", metavar="SPEC", help="spec file (.yaml, .yml or .json)")
+def add_spec_arguments(parser: argparse.ArgumentParser, *, optional_because: str = "") -> None:
+    """SPEC and ``--set NAME=VALUE`` (repeatable).
+
+    ``optional_because`` makes SPEC optional and says why in the help (``train --resume``
+    reads the spec from the run directory).
+    """
+    if optional_because:
+        parser.add_argument(
+            "spec", metavar="SPEC", nargs="?",
+            help=f"spec file (.yaml, .yml or .json); optional {optional_because}",
+        )  # fmt: skip
+    else:
+        parser.add_argument("spec", metavar="SPEC", help="spec file (.yaml, .yml or .json)")
     parser.add_argument(
         "--set",
         dest="overrides",

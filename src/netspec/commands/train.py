@@ -10,6 +10,7 @@ import argparse
 import sys
 from typing import Any
 
+from netspec.commands._common import add_spec_arguments
 from netspec.recipe import AMP_MODES, INIT_SCHEMES, OPTIMIZERS
 
 EPILOG = """\
@@ -50,17 +51,7 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "spec", metavar="SPEC", nargs="?", help="spec file (YAML or JSON); optional with --resume"
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        metavar="NAME=VALUE",
-        action="append",
-        default=[],
-        help="override a param of the spec, e.g. --set ratio=8 (repeatable)",
-    )
+    add_spec_arguments(parser, optional_because="with --resume")
 
     recipe = parser.add_argument_group("recipe (overrides the spec's train: section)")
     recipe.add_argument("--optimizer", choices=OPTIMIZERS, help="sgd or adam")
