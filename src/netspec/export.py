@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import platform
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import torch
 from torch import nn
 
+from .atomic import atomic_write
 from .compiler import CompiledSpec
 from .errors import ExportError
 
@@ -133,32 +132,6 @@ def random_batch(spec: CompiledSpec, batch: int = 2, seed: int = 0) -> torch.Ten
     """A reproducible random input batch of the spec's input shape."""
     generator = torch.Generator().manual_seed(seed)
     return torch.rand((batch, *spec.input_shape), generator=generator)
-
-
-def atomic_write(path: Path, write: Any, verify: Any = None) -> None:
-    """Write through ``write(tmp_path)``, run ``verify(tmp_path)``, then rename into place.
-
-    A crash or a failed verification leaves no partial file under ``path``.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # The temporary name ends like the final one: some loaders insist on the suffix (.pt2).
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
-    )
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        if verify is not None:
-            verify(tmp)
-        # mkstemp creates 0600 files; give the artifact the permissions of a normal file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from netspec.train.atomic import atomic_write_with
+from netspec.atomic import atomic_write_with
 from netspec.train.errors import TrainingError
 
 CHECKPOINT_FORMAT = "netspec.checkpoint"

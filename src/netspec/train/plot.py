@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from netspec.train.atomic import atomic_write_with
+from netspec.atomic import atomic_write_with
 from netspec.train.loop import EpochMetrics
 
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from netspec.train.atomic import atomic_write_text
+from netspec.atomic import atomic_write_text
 from netspec.train.errors import TrainUsageError
 from netspec.train.loop import EpochMetrics
 

@@ -30,10 +30,10 @@ from typing import Any, Protocol, TypeVar
 import torch
 from torch import nn
 
+from netspec.atomic import atomic_link_or_copy
 from netspec.data import NUM_CLASSES, Batches, FashionMNIST, derive_seed, load_fashion_mnist
 from netspec.recipe import TrainRecipe
 from netspec.train import rundir
-from netspec.train.atomic import atomic_link_or_copy
 from netspec.train.checkpoint import (
     load_checkpoint,
     load_weights_into,

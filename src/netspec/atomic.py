@@ -1,9 +1,10 @@
 """Atomic file writes: a reader (or a crash) sees the old file or the new one, never half.
 
-Training is the step most likely to be interrupted (Ctrl-C, a killed job, a full disk),
-and a torn ``last.pt`` would make ``--resume`` impossible, so every file of a run
-directory is written to a temporary file in the same folder, flushed to disk and then
-moved over the old name with ``os.replace``, which is atomic on POSIX and Windows.
+Artifacts, checkpoints and run-directory files all go through here: each is written to a
+temporary file in the same folder, flushed, optionally verified, given a normal file's
+permissions and moved over the old name with ``os.replace``, which is atomic on POSIX and
+Windows. A torn ``last.pt`` would make ``--resume`` impossible; a half-written artifact
+must never be deployed. One mechanism, so every writer gets the same guarantees.
 """
 
 from __future__ import annotations
@@ -18,22 +19,58 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+def _temporary_beside(path: Path) -> Path:
+    """An empty temporary file next to ``path``, ending in its suffix (some loaders insist)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
+    )
+    os.close(handle)
+    return Path(name)
+
+
+def _publish(temporary: Path, path: Path) -> None:
+    # mkstemp creates 0600 files; give the result the permissions of a normal new file.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)
+    os.replace(temporary, path)
+
+
+def atomic_write(
+    path: str | os.PathLike[str],
+    write: Callable[[Path], None],
+    verify: Callable[[Path], None] | None = None,
+) -> None:
+    """Write through ``write(tmp_path)``, run ``verify(tmp_path)``, then rename into place.
+
+    For writers that need a path (``torch.jit.save``, ONNX export). A crash or a failed
+    verification leaves no partial file under ``path``.
+    """
+    path = Path(path)
+    temporary = _temporary_beside(path)
+    try:
+        write(temporary)
+        if verify is not None:
+            verify(temporary)
+        _publish(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces ``path`` only when the block completes."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temporary = _temporary_beside(path)
     try:
-        with os.fdopen(handle, "wb") as stream:
+        with open(temporary, "wb") as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp_name)
-        raise
+        _publish(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
