@@ -48,8 +48,13 @@ def test_a_new_block_touches_one_place() -> None:
 
 
 def test_unknown_kind_suggests_the_closest() -> None:
-    assert registry.suggest("maxpol") == "did you mean 'maxpool'?"
-    assert registry.suggest("zzzzzz") is None
+    def hint(kind: str) -> str | None:
+        with pytest.raises(netspec.SchemaError) as caught:
+            netspec.load(f"name: t\ninput: [4]\nlayers:\n  - {kind}\n")
+        return caught.value.first.hint
+
+    assert hint("maxpol") == "did you mean 'maxpool'?"
+    assert hint("zzzzzz").startswith("known kinds: ")
 
 
 def test_seed_kinds_are_registered() -> None:

@@ -12,8 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .errors import did_you_mean
-
 if TYPE_CHECKING:
     from .compiler import InferContext
     from .schema import LayerArgs
@@ -65,12 +63,6 @@ def lookup(kind: str) -> Block | None:
     """The block for ``kind``, or None."""
     _ensure_loaded()
     return _BLOCKS.get(kind)
-
-
-def suggest(kind: str) -> str | None:
-    """A 'did you mean' hint for an unknown kind."""
-    _ensure_loaded()
-    return did_you_mean(kind, sorted(_BLOCKS))
 
 
 def all_blocks() -> dict[str, Block]:
