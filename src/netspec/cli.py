@@ -1,7 +1,9 @@
 """The ``netspec`` command line: one subcommand per module in ``netspec.commands``.
 
 User mistakes end as compiler-style messages on stderr and exit status 1; command-line
-misuse exits 2 (as argparse does). No user mistake shows a Python traceback.
+misuse exits 2 (as argparse does). No user mistake shows a Python traceback. :func:`main`
+is the one place that renders an error and chooses the exit status — both are data of the
+error (:attr:`~netspec.errors.NetspecError.exit_status`, ``prefix``); commands only raise.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .commands import COMMANDS
-from .errors import NetspecError, UsageError
+from .errors import NetspecError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,12 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except UsageError as exc:
-        print(exc.render(f"netspec {args.command}"), file=sys.stderr)
-        return 2
     except NetspecError as exc:
-        print(exc.render(), file=sys.stderr)
-        return 1
+        print(exc.render("netspec", args.command), file=sys.stderr)
+        return exc.exit_status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

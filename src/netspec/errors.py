@@ -4,11 +4,22 @@ Each compiler stage raises its own subclass of :class:`NetspecError`, so callers
 *where* in the pipeline a spec failed, while the CLI renders all of them the same way —
 ``file:line:col: error: message``, the offending source line and a caret — like a compiler.
 The message text, line and column are part of netspec's API and are tested.
+
+How the CLI ends on an error is data too: each class states its exit status
+(:attr:`NetspecError.exit_status`) and what introduces a message that has no place in a
+spec to point at (:attr:`NetspecError.prefix`). ``netspec.cli.main`` is the one place that
+renders an error and exits; no command catches errors to print them itself.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+#: What introduces an error without a location: the program (``netspec: error: …``), the
+#: command as argparse does for misuse (``netspec build: error: …``), or nothing
+#: (``error: …``, the one-line style of training's data, weights and run-directory errors).
+Prefix = Literal["program", "command", "none"]
 
 
 @dataclass(frozen=True)
@@ -51,11 +62,12 @@ class Diagnostic:
     def render(self, program: str = "netspec") -> str:
         """Format like a compiler: location, message, quoted line with a caret, hints.
 
-        Without a location (a missing file, say) the program name stands in its place.
+        Without a location (a missing file, say) ``program`` stands in its place, or
+        nothing when it is empty.
         """
         parts = []
         where = str(self.span) if self.span else program
-        parts.append(f"{where}: error: {self.message}")
+        parts.append(f"{where}: error: {self.message}" if where else f"error: {self.message}")
         if self.span is not None:
             parts.extend(_quote(self.span))
         for note, note_span in self.notes:
@@ -88,6 +100,11 @@ class NetspecError(Exception):
     """
 
     stage = "spec"
+    #: The exit status of the CLI when this error ends a command: 1 for a bad spec, input,
+    #: file or machine; 2 for command-line misuse (argparse's convention).
+    exit_status: ClassVar[int] = 1
+    #: What introduces the message when the error has no location (see :data:`Prefix`).
+    prefix: ClassVar[Prefix] = "program"
 
     def __init__(
         self,
@@ -126,9 +143,32 @@ class NetspecError(Exception):
     def col(self) -> int | None:
         return self.first.span.col if self.first.span else None
 
-    def render(self, program: str = "netspec") -> str:
-        """All diagnostics in compiler form, separated by blank lines."""
-        return "\n\n".join(d.render(program) for d in self.diagnostics)
+    def render(self, program: str = "netspec", command: str | None = None) -> str:
+        """All diagnostics in compiler form, separated by blank lines.
+
+        ``command`` is the subcommand that failed (``build``); errors whose :attr:`prefix` is
+        "command" name it after the program.
+        """
+        origin = {
+            "program": program,
+            "command": f"{program} {command}" if command else program,
+            "none": "",
+        }[self.prefix]
+        return "\n\n".join(d.render(origin) for d in self.diagnostics)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by diagnostics (and attributes), not by the rendered text.
+
+        Rank 0 of a torchrun job hands its error to the other ranks this way, so that every
+        process stops with the same message instead of waiting for rank 0 forever.
+        """
+        return (_rebuild, (type(self), self.diagnostics), dict(self.__dict__))
+
+
+def _rebuild(kind: type[NetspecError], diagnostics: list[Diagnostic]) -> NetspecError:
+    error = kind.__new__(kind)
+    NetspecError.__init__(error, diagnostics=diagnostics)
+    return error
 
 
 class SourceError(NetspecError):
@@ -183,6 +223,28 @@ class UsageError(NetspecError):
     """Command-line misuse (bad ``--set``, unknown parameter): exit status 2."""
 
     stage = "usage"
+    exit_status = 2
+    prefix = "command"
+
+
+class DeviceError(NetspecError):
+    """A device that is not one, or that this machine does not have (``--device``)."""
+
+    stage = "device"
+
+    def __init__(self, request: str, reason: str) -> None:
+        #: What the user wrote (``cuda:7``) and what is wrong with it, for callers that
+        #: word the message their own way (training names the ``--device`` flag).
+        self.request = request
+        self.reason = reason
+        super().__init__(f"device '{request}': {reason}")
+
+
+class DataError(NetspecError):
+    """A data file (IDX, a dataset folder) is missing or unreadable: one line, ``error: …``."""
+
+    stage = "data"
+    prefix = "none"
 
 
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str | None:

@@ -7,7 +7,6 @@ pay for it).
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 EPILOG = """\
@@ -47,17 +46,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netspec.commands.train import exit_status
-    from netspec.errors import NetspecError
-
-    try:
-        return _evaluate(args)
-    except NetspecError as exc:
-        print(exc.render(), file=sys.stderr)
-        return exit_status(exc)
-
-
-def _evaluate(args: argparse.Namespace) -> int:
     from netspec.commands._common import load_spec
     from netspec.data import CLASS_NAMES
     from netspec.train.errors import TrainUsageError

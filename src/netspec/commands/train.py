@@ -7,7 +7,6 @@ its parser, and ``netspec check`` must stay free of torch.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from netspec.commands._common import add_spec_arguments
@@ -102,28 +101,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from netspec.errors import NetspecError
-
-    try:
-        return _train(args)
-    except NetspecError as exc:
-        print(exc.render(), file=sys.stderr)
-        return exit_status(exc)
-
-
-def exit_status(exc: Exception) -> int:
-    """2 for command-line misuse, 1 for bad specs or data (the CLI's convention)."""
-    from netspec.errors import NetspecError
-
-    status = getattr(exc, "exit_status", None)
-    if isinstance(status, int):
-        return status
-    if isinstance(exc, NetspecError) and getattr(exc, "stage", "") == "usage":
-        return 2
-    return 1
-
-
-def _train(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from netspec.commands._common import parse_overrides

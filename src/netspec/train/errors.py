@@ -1,10 +1,9 @@
 """Errors of ``train`` and ``eval``: one line each, since there is no spec location to point at.
 
-Compiler errors quote the offending spec line; a missing dataset or a bad ``--resume``
-directory has no such place, so these render as ``error: <what is wrong and what to do>``.
-``exit_status`` follows the CLI's convention: 1 for bad input data, 2 for command-line
-misuse. They pickle by message, so rank 0 can hand its error to the other ranks of a
-torchrun job and every process stops with the same line instead of hanging.
+Compiler errors quote the offending spec line; a bad ``--resume`` directory or a recipe
+flag that cannot apply has no such place, so these render as ``error: <what is wrong and
+what to do>`` (their :attr:`~netspec.errors.NetspecError.prefix` is "none"). Exit status
+follows the CLI's convention: 1 for bad input, 2 for command-line misuse.
 """
 
 from __future__ import annotations
@@ -13,16 +12,10 @@ from netspec.errors import NetspecError
 
 
 class TrainingError(NetspecError):
-    """A problem with the data, weights or run directory (exit status 1)."""
+    """A problem with the run directory, a checkpoint or the network's fit (exit status 1)."""
 
     stage = "train"
-    exit_status = 1
-
-    def render(self) -> str:
-        return f"error: {self.message}"
-
-    def __reduce__(self) -> tuple[type[TrainingError], tuple[str]]:
-        return (type(self), (self.message,))
+    prefix = "none"
 
 
 class TrainUsageError(TrainingError):
