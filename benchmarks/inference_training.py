@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import netspec  # noqa: E402
 from netspec.artifacts import load_artifact  # noqa: E402
-from netspec.export import export_model, quiet_jit  # noqa: E402
+from netspec.export import export_model  # noqa: E402
+from netspec.runtime import quiet_jit  # noqa: E402
 from seed_models import SEED_NETWORKS  # noqa: E402
 
 #: The networks the issue names, with the VGG the seed trains (ratio 8) by default.

@@ -144,7 +144,7 @@ def run_case(case: Case, args: argparse.Namespace, seed_root: Path) -> tuple[flo
 
     channels_last = wants_channels_last(args.channels_last, torch.device("cpu"), fresh()[0])
     ours = Batches(
-        data.train_images, data.train_labels, batch_size=batch_size, image_size=(size, size),
+        data.train_images, data.train_labels, batch_size=batch_size, preprocessing=(size, size),
         device=torch.device("cpu"), shuffle=True, seed=0, channels_last=channels_last,
     )  # fmt: skip
     theirs = seed_pipeline(seed_root, size, batch_size)

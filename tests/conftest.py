@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from netspec.formats import FORMATS
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 SRC = ROOT / "src"
+#: The default file name ending of each artifact format.
+SUFFIXES = {name: entry.suffix for name, entry in FORMATS.items()}
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 

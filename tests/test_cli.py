@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from conftest import SPECS, cli_env
+from netspec.artifacts import inspect_artifact
 from netspec.cli import main
 from netspec.commands import COMMANDS
-from netspec.export import quiet_jit, read_torchscript_metadata
+from netspec.runtime import quiet_jit
 from seed_models import lenet
 
 
@@ -120,7 +121,7 @@ def test_build_writes_verified_torchscript_with_metadata(tmp_path: Path) -> None
     assert done.stdout.startswith(f"wrote {artifact.name} (")
     assert "reloaded output matches eager (max abs diff" in done.stdout
     assert "deprecated" not in done.stderr
-    meta, spec_text = read_torchscript_metadata(artifact)
+    _, meta, spec_text = inspect_artifact(artifact)
     assert spec_text == (SPECS / "lenet.yaml").read_text()
     assert meta["input_shape"] == [1, 28, 28]
     assert meta["params"] == {"classes": 10}
@@ -184,9 +185,6 @@ def test_failed_verification_leaves_nothing_behind(
     import netspec.export
 
     monkeypatch.setattr(netspec.export, "DEFAULT_TOLERANCE", -1.0)
-    monkeypatch.setattr(
-        netspec.export.export_torchscript, "__kwdefaults__", {"extra_meta": None, "tolerance": -1.0}
-    )
     out = tmp_path / "lenet.ts.pt"
     assert main(["build", str(SPECS / "lenet.yaml"), "-o", str(out)]) == 1
     err = capsys.readouterr().err

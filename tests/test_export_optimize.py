@@ -15,9 +15,10 @@ from torch import nn
 
 import netspec
 import netspec.optimize as optimize
-from conftest import SPECS
+import netspec.tuning as tuning
+from conftest import SPECS, SUFFIXES
 from netspec.artifacts import inspect_artifact, load_artifact
-from netspec.export import SUFFIXES, export_model
+from netspec.export import export_model
 from netspec.modules import Inception
 from seed_models import SEED_NETWORKS
 
@@ -197,7 +198,7 @@ def test_every_plan_the_tuner_can_choose_verifies(
                 run(example)
         return {name: (0.001 if favour in name else 1.0) for name in candidates}
 
-    monkeypatch.setattr(optimize, "measure", rigged)
+    monkeypatch.setattr(tuning, "measure", rigged)
     spec = netspec.load(INCEPTION_SPEC)
     out = tmp_path / f"net{SUFFIXES[fmt]}"
     report = export_model(spec.build(seed=0), spec, out, format=fmt, optimize=True, batch=2)

@@ -21,10 +21,11 @@ from PIL import Image
 from torch import nn
 
 import netspec
-from conftest import SPECS, cli_env
+from conftest import SPECS, SUFFIXES, cli_env
 from netspec.cli import main
 from netspec.data import CLASS_NAMES, write_idx
-from netspec.export import SUFFIXES, export_model, quiet_jit
+from netspec.export import export_model
+from netspec.runtime import quiet_jit
 
 FASHION_MNIST = list(CLASS_NAMES)
 HAVE_ONNX = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))

@@ -7,8 +7,8 @@ import torch
 
 import netspec
 from netspec import registry
-from netspec.export import quiet_jit
 from netspec.registry import Block, DuplicateBlockError
+from netspec.runtime import quiet_jit
 from netspec.schema import LayerArgs
 
 BLOCKS = registry.all_blocks()

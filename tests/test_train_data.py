@@ -133,7 +133,7 @@ def test_no_resize_is_exactly_to_tensor() -> None:
 
 def _batches(count: int, **kwargs: object) -> Batches:
     images, labels = synthetic_images(count, seed=7)
-    options = {"batch_size": 8, "image_size": (28, 28), "device": torch.device("cpu")}
+    options = {"batch_size": 8, "preprocessing": (28, 28), "device": torch.device("cpu")}
     options.update(kwargs)
     return Batches(images, labels.long(), **options)  # type: ignore[arg-type]
 
@@ -171,6 +171,6 @@ def test_test_shards_partition_the_test_set() -> None:
 
 
 def test_channels_last_batches() -> None:
-    images, _ = next(iter(_batches(8, shuffle=False, channels_last=True, image_size=(32, 32))))
+    images, _ = next(iter(_batches(8, shuffle=False, channels_last=True, preprocessing=(32, 32))))
     assert images.shape == (8, 1, 32, 32)
     assert images.is_contiguous(memory_format=torch.channels_last)

@@ -17,10 +17,11 @@ import torch
 
 from netspec.recipe import TrainRecipe
 from netspec.train import runner
-from netspec.train.checkpoint import load_checkpoint, load_state_dict
+from netspec.train.checkpoint import load_checkpoint
 from netspec.train.errors import TrainUsageError
 from netspec.train.loop import EPOCH_LINE, EpochMetrics, TrainState
 from netspec.train.runner import RunOptions, run_training, wants_channels_last
+from netspec.weights import read_state_dict
 from train_support import HandBuiltSpec, single_thread, write_fashion_mnist
 
 __all__ = ["single_thread"]  # an autouse fixture, imported to take effect here
@@ -80,7 +81,7 @@ def test_checkpoints_load_with_weights_only_and_hold_what_resume_needs(
     assert raw["recipe"]["lr"] == FAST.lr
     best = load_checkpoint(tmp_path / "run" / "best.pt")
     assert best["best_test_acc"] == max(row["test_acc"] for row in best["history"])
-    weights = load_state_dict(tmp_path / "run" / "last.pt")
+    weights = read_state_dict(tmp_path / "run" / "last.pt")
     HandBuiltSpec().build().load_state_dict(weights)
 
 
@@ -95,7 +96,7 @@ def test_training_learns_the_synthetic_classes(data_dir: Path, tmp_path: Path) -
 def test_same_seed_same_run(data_dir: Path, tmp_path: Path) -> None:
     _train(data_dir, tmp_path / "a")
     _train(data_dir, tmp_path / "b")
-    first, second = (load_state_dict(tmp_path / name / "last.pt") for name in "ab")
+    first, second = (read_state_dict(tmp_path / name / "last.pt") for name in "ab")
     assert all(torch.equal(first[key], second[key]) for key in first)
 
 
@@ -132,8 +133,8 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(
     resumed = run_training(spec, recipe, resume, echo=lines.append)
     assert resumed.state.epochs_done == 4
 
-    straight = load_state_dict(tmp_path / "straight" / "last.pt")
-    continued = load_state_dict(tmp_path / "resumed" / "last.pt")
+    straight = read_state_dict(tmp_path / "straight" / "last.pt")
+    continued = read_state_dict(tmp_path / "resumed" / "last.pt")
     assert straight.keys() == continued.keys()
     assert all(torch.equal(straight[key], continued[key]) for key in straight)
     metrics = [

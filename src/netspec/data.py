@@ -26,7 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from netspec.train.errors import TrainingError
+from netspec.errors import DataError
+from netspec.preprocessing import Preprocessing
 
 DATA_DIR_ENV = "NETSPEC_DATA_DIR"
 """Environment variable naming the Fashion-MNIST directory when ``--data-dir`` is not given."""
@@ -65,12 +66,6 @@ _IDX_DTYPES = {
     0x0E: np.dtype(">f8"),
 }
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-class DataError(TrainingError):
-    """The dataset is missing or unreadable; rendered as one line that says what to do."""
-
-    stage = "data"
 
 
 def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
@@ -236,21 +231,33 @@ def derive_seed(*parts: int | str) -> int:
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
-def to_float_images(batch: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """uint8 (N, H, W) or (N, C, H, W) -> float32 (N, C, *size) in [0, 1].
+def to_float_images(
+    batch: torch.Tensor, preprocessing: Preprocessing | tuple[int, int]
+) -> torch.Tensor:
+    """uint8 (N, H, W) or (N, C, H, W) -> float32 (N, C, H', W'), as ``preprocessing`` says.
 
-    Equivalent to torchvision's ``Resize(size)`` + ``ToTensor()`` per image: bilinear with
-    half-pixel centres (``align_corners=False``); antialiasing only matters, and is only
-    used, when shrinking.
+    The one function that turns pixels into network inputs: ``netspec train`` applies it to
+    its batches and ``netspec predict`` to images. A (height, width) pair stands for the
+    seed's preprocessing at that size: torchvision's ``Resize(size)`` + ``ToTensor()`` per
+    image — bilinear with half-pixel centres (``align_corners=False``); antialiasing only
+    matters, and is only used, when shrinking.
     """
+    if not isinstance(preprocessing, Preprocessing):
+        preprocessing = Preprocessing(resize=(preprocessing[0], preprocessing[1]))
     if batch.ndim == 3:
         batch = batch.unsqueeze(1)
-    images = batch.to(torch.float32).div_(255)
+    # Dividing by 255, not multiplying by 1/255: ToTensor's arithmetic, bit for bit.
+    images = batch.to(torch.float32).div_(1.0 / preprocessing.scale)
     height, width = images.shape[-2:]
-    if (height, width) != tuple(size):
+    size = preprocessing.resize
+    if size is not None and (height, width) != size:
         shrinking = size[0] < height or size[1] < width
         images = F.interpolate(
-            images, size=size, mode="bilinear", align_corners=False, antialias=shrinking
+            images,
+            size=size,
+            mode=preprocessing.interpolation,
+            align_corners=False,
+            antialias=shrinking,
         )
     return images
 
@@ -272,7 +279,7 @@ class Batches:
         labels: torch.Tensor,
         *,
         batch_size: int,
-        image_size: tuple[int, int],
+        preprocessing: Preprocessing | tuple[int, int],
         device: torch.device,
         shuffle: bool,
         seed: int = 0,
@@ -284,7 +291,7 @@ class Batches:
         self.images = images.to(device)
         self.labels = labels.to(device)
         self.batch_size = batch_size
-        self.image_size = image_size
+        self.preprocessing = preprocessing
         self.device = device
         self.shuffle = shuffle
         self.seed = seed
@@ -322,15 +329,10 @@ class Batches:
                 count = len(range(self.rank, count, self.world_size))
         return -(-count // self.batch_size)
 
-    @property
-    def num_samples(self) -> int:
-        """Samples this rank visits per epoch."""
-        return len(self.shard_indices())
-
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         order = self.shard_indices().to(self.images.device)
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
         for start in range(0, len(order), self.batch_size):
             index = order[start : start + self.batch_size]
-            images = to_float_images(self.images[index], self.image_size)
+            images = to_float_images(self.images[index], self.preprocessing)
             yield images.contiguous(memory_format=memory_format), self.labels[index]

@@ -12,10 +12,8 @@ compiler's back end:
 * :func:`prepare_for_inference` — rewrites that are only valid with frozen weights, on a
   copy: batch norm folded into the convolution or linear layer before it, and an Inception
   block's three 1×1 convolutions of the same input merged into one wider convolution.
-* :func:`plan_inference` — which of the candidate programs is fastest is a property of
-  the machine, not of the network (channels-last makes the seed's GoogLeNet 2× faster on
-  a CPU but not its NiN), so it is measured on the target device, as an autotuning
-  compiler does, and the choice is recorded in the artifact.
+Which of these rewrites is fastest on a given machine is measured, not assumed:
+:mod:`netspec.tuning` times the candidates on the target for ``--optimize``.
 
 torch is imported at module level: this module is only imported by build/export code.
 """
@@ -23,9 +21,7 @@ torch is imported at module level: this module is only imported by build/export 
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Literal
 
 import torch
@@ -275,158 +271,3 @@ def prepare_for_inference(
 
 def inception_count(model: nn.Module) -> int:
     return sum(isinstance(m, Inception) for m in model.modules())
-
-
-# ------------------------------------------------------------------------------ measuring
-
-
-def measure(
-    candidates: dict[str, Callable[[torch.Tensor], object]],
-    example: torch.Tensor,
-    *,
-    rounds: int = 5,
-    warmup: int = 3,
-) -> dict[str, float]:
-    """Best time in seconds of each candidate on ``example``, measured in interleaved rounds.
-
-    Interleaving means a burst of load from other processes hits every candidate alike;
-    the best of several runs is the least disturbed one. Warm-up runs let TorchScript's
-    profiling executor specialise and oneDNN cache its primitives before timing.
-    """
-    cuda = example.device.type == "cuda"
-
-    def sync() -> None:
-        if cuda:
-            torch.cuda.synchronize(example.device)
-
-    best = dict.fromkeys(candidates, float("inf"))
-    with torch.inference_mode():
-        for run in candidates.values():
-            for _ in range(warmup):
-                run(example)
-        sync()
-        for _ in range(rounds):
-            for name, run in candidates.items():
-                start = time.perf_counter()
-                run(example)
-                sync()
-                best[name] = min(best[name], time.perf_counter() - start)
-    return best
-
-
-@dataclass
-class InferencePlan:
-    """What ``--optimize`` chose for an artifact, and the measurements behind the choice."""
-
-    memory_format: Literal["channels_last", "contiguous"] = "contiguous"
-    fuse_branches: bool = False
-    #: TorchScript on CPU only: convert the frozen graph to oneDNN (MKLDNN) tensors when the
-    #: artifact is loaded. The conversion cannot be serialised, so it happens at load time.
-    mkldnn_at_load: bool = False
-    device: str = "cpu"
-    batch: int = 32
-    timings_ms: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def name(self) -> str:
-        return _candidate_name(self.memory_format, self.fuse_branches, self.mkldnn_at_load)
-
-    def as_metadata(self) -> dict[str, object]:
-        return {
-            "chosen": self.name,
-            "memory_format": self.memory_format,
-            "fuse_branches": self.fuse_branches,
-            "mkldnn_at_load": self.mkldnn_at_load,
-            "device": self.device,
-            "batch": self.batch,
-            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
-        }
-
-
-def _candidate_name(memory_format: str, fuse: bool, mkldnn: bool) -> str:
-    parts = [memory_format]
-    if fuse:
-        parts.append("fused-branches")
-    if mkldnn:
-        parts.append("mkldnn")
-    return "+".join(parts)
-
-
-def script_frozen(module: nn.Module) -> torch.jit.ScriptModule:
-    """TorchScript with weights frozen into the graph (constant folding, conv-bn folding)."""
-    from .export import quiet_jit
-
-    with quiet_jit():
-        return torch.jit.freeze(torch.jit.script(module.eval()))
-
-
-def mkldnn_convert(frozen: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
-    """``torch.jit.optimize_for_inference`` on CPU: oneDNN layouts across the whole graph."""
-    from .export import quiet_jit
-
-    with quiet_jit():
-        return torch.jit.optimize_for_inference(frozen)
-
-
-def plan_inference(
-    model: nn.Module,
-    example: torch.Tensor,
-    *,
-    torchscript: bool,
-    rounds: int = 5,
-) -> tuple[InferencePlan, nn.Module]:
-    """Measure candidate programs on ``example``'s device and batch; pick the fastest.
-
-    First the eager candidates: NCHW or channels-last, and Inception heads fused or not
-    (when the network has Inception blocks). Then, for TorchScript on CPU, the best of them
-    frozen as is against frozen and converted to oneDNN tensors at load time (from NCHW too,
-    since oneDNN picks its own layout). Two stages keep the number of TorchScript
-    compilations — seconds each for GoogLeNet — at three. Returns the plan and the
-    prepared eager module it uses.
-    """
-    device = example.device
-    formats: list[Literal["channels_last", "contiguous"]] = ["contiguous"]
-    if has_convolutions(model) and len(example.shape) == 4:
-        formats.append("channels_last")
-    fusions = [False, True] if inception_count(model) else [False]
-    prepared: dict[tuple[str, bool], nn.Module] = {}
-    eager: dict[str, Callable[[torch.Tensor], object]] = {}
-    for memory_format in formats:
-        for fuse in fusions:
-            module = prepare_for_inference(model, memory_format=memory_format, fuse=fuse)
-            prepared[(memory_format, fuse)] = module
-            eager[_candidate_name(memory_format, fuse, False)] = module
-    timings = measure(eager, example, rounds=rounds) if len(eager) > 1 else {}
-    keys = {_candidate_name(f, u, False): (f, u) for f, u in prepared}
-    best_format, best_fuse = (
-        keys[min(timings, key=timings.__getitem__)] if timings else (next(iter(prepared)))
-    )
-    mkldnn = False
-    if torchscript:
-        scripted: dict[str, Callable[[torch.Tensor], object]] = {}
-        options = [(best_format, best_fuse, False)]
-        if device.type == "cpu" and torch.backends.mkldnn.is_available():
-            options.append((best_format, best_fuse, True))
-            if best_format != "contiguous":
-                options.append(("contiguous", best_fuse, True))
-        script_choices: dict[str, tuple[str, bool, bool]] = {}
-        for memory_format, fuse, convert in options:
-            frozen = script_frozen(prepared[(memory_format, fuse)])
-            name = "torchscript:" + _candidate_name(memory_format, fuse, convert)
-            scripted[name] = mkldnn_convert(frozen) if convert else frozen
-            script_choices[name] = (memory_format, fuse, convert)
-        script_timings = measure(scripted, example, rounds=rounds) if len(scripted) > 1 else {}
-        timings.update(script_timings)
-        if script_timings:
-            best_name = min(script_timings, key=script_timings.__getitem__)
-            chosen = script_choices[best_name]
-            best_format, best_fuse, mkldnn = chosen[0], chosen[1], chosen[2]  # type: ignore[assignment]
-    plan = InferencePlan(
-        memory_format=best_format,  # type: ignore[arg-type]
-        fuse_branches=best_fuse,
-        mkldnn_at_load=mkldnn,
-        device=str(device),
-        batch=int(example.shape[0]),
-        timings_ms={name: seconds * 1e3 for name, seconds in timings.items()},
-    )
-    return plan, prepared[(best_format, best_fuse)]

@@ -1,12 +1,13 @@
 """Run an artifact on image files or IDX files, with the artifact's own preprocessing.
 
-The preprocessing is the training pipeline's, read from the artifact's metadata: convert to
-grayscale (one channel) or RGB (three), scale pixels by 1/255 (as ``ToTensor``), resize to
-the input's height × width (bilinear with half-pixel centres, antialiased when shrinking:
-torchvision's ``Resize``, and exactly what ``netspec train`` does to its batches). An
-image whose aspect ratio differs from the input's is refused instead of being silently
-distorted. IDX files (the MNIST/Fashion-MNIST container) hold many images: each becomes
-one input.
+The preprocessing is the training pipeline's, read from the artifact's metadata
+(:class:`netspec.preprocessing.Preprocessing`) and applied by the function training applies
+to its batches (:func:`netspec.data.to_float_images`): convert to grayscale (one channel)
+or RGB (three), scale pixels by 1/255 (as ``ToTensor``), resize to the input's height ×
+width (bilinear with half-pixel centres, antialiased when shrinking: torchvision's
+``Resize``). An image whose aspect ratio differs from the input's is refused instead of
+being silently distorted. IDX files (the MNIST/Fashion-MNIST container) hold many images:
+each becomes one input.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .artifacts import Artifact
 from .errors import InputError
+from .preprocessing import Preprocessing
 
 #: Largest relative difference between an image's and the input's aspect ratio that is
 #: still resized rather than refused (rounding of odd sizes, say 28×28 vs 27×28 crops).
@@ -117,8 +118,9 @@ def preprocess(sample: Sample, meta: dict[str, Any]) -> torch.Tensor:
     """A sample as the (C, H, W) float tensor the artifact's model was trained on."""
     from PIL import Image
 
+    from .data import to_float_images
+
     input_shape = meta.get("input_shape") or []
-    prep = meta.get("preprocessing") or {}
     if len(input_shape) != 3:
         raise InputError(
             f"{sample.label}: this artifact takes flat feature vectors of shape "
@@ -142,25 +144,12 @@ def preprocess(sample: Sample, meta: dict[str, Any]) -> torch.Tensor:
             f"{sample.label}: wrong size: {w}x{h} pixels, but the artifact takes "
             f"{width}x{height} images (aspect ratio differs; crop it first)"
         )
-    image = Image.fromarray(pixels).convert(prep.get("color") or ("L" if channels == 1 else "RGB"))
-    array = np.asarray(image, dtype=np.float32) * float(prep.get("scale", 1.0 / 255.0))
+    steps = Preprocessing.from_metadata(meta.get("preprocessing"), input_shape)
+    image = np.asarray(Image.fromarray(pixels).convert(steps.color))
     # (H, W) grayscale gains its channel axis; (H, W, C) colour becomes (C, H, W).
-    tensor = torch.from_numpy(array.copy())
+    tensor = torch.from_numpy(image.copy())
     tensor = tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
-    size = tuple(prep.get("resize") or (height, width))
-    if tuple(tensor.shape[1:]) != size:
-        # What `netspec train` does to its batches (netspec.data.to_float_images), and what
-        # torchvision's Resize computes: bilinear, half-pixel centres, antialiased when
-        # shrinking — on floats, so no rounding to grey levels in between.
-        shrinking = size[0] < tensor.shape[1] or size[1] < tensor.shape[2]
-        tensor = F.interpolate(
-            tensor.unsqueeze(0),
-            size=size,
-            mode="bilinear",
-            align_corners=False,
-            antialias=shrinking,
-        )[0]
-    return tensor
+    return to_float_images(tensor.unsqueeze(0), steps)[0]
 
 
 def class_name(index: int, classes: list[str] | None) -> str:

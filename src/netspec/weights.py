@@ -1,7 +1,13 @@
-"""Load trained weights into a compiled model, safely and with a readable mismatch report."""
+"""Read weights files and load them into a compiled model, safely and with a readable report.
+
+:func:`read_weights_file` is netspec's one ``torch.load``: ``build --weights``, ``eval
+--weights`` and ``train --resume`` all read through it, so they accept and refuse the same
+files with the same words.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,23 +17,31 @@ from torch import nn
 from .errors import BuildError
 
 
-def read_state_dict(
-    path: str | Path, info: dict[str, Any] | None = None
-) -> dict[str, torch.Tensor]:
-    """Read a state_dict, or the model weights of a netspec training checkpoint.
+def read_weights_file(path: str | os.PathLike[str]) -> Any:
+    """Whatever a weights or checkpoint file holds, loaded onto the CPU.
 
     ``weights_only=True``: a weights file is data and must never run code when loaded.
-    For a training checkpoint, ``info`` (if given) receives its plain-data fields besides
-    the weights — format, epoch, best test accuracy — so an export can say where the
-    weights came from.
     """
     p = Path(path)
     if not p.is_file():
         raise BuildError(f"weights file not found: {path}")
     try:
-        data: Any = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickle and zip errors of many kinds
-        raise BuildError(f"cannot read weights from {path}: {exc}".splitlines()[0]) from None
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling refuses code, a truncated zip, not a torch file...
+        reason = str(exc).strip() or type(exc).__name__
+        raise BuildError(f"cannot read weights from {path}: {reason}".splitlines()[0]) from None
+
+
+def read_state_dict(
+    path: str | os.PathLike[str], info: dict[str, Any] | None = None
+) -> dict[str, torch.Tensor]:
+    """Read a state_dict, or the model weights of a netspec training checkpoint.
+
+    For a training checkpoint, ``info`` (if given) receives its plain-data fields besides
+    the weights — format, epoch, best test accuracy — so an export can say where the
+    weights came from.
+    """
+    data = read_weights_file(path)
     if isinstance(data, dict) and isinstance(data.get("model"), dict):
         if info is not None:
             info.update(
@@ -46,7 +60,7 @@ def read_state_dict(
     return data
 
 
-def load_weights(model: nn.Module, path: str | Path) -> dict[str, Any]:
+def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load weights with ``strict=True``; report every missing, extra or misshapen key.
 
     Returns what the file says about the weights besides the weights (empty for a plain

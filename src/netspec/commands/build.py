@@ -5,9 +5,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..formats import FORMATS, join_or
 from ._common import add_spec_arguments, load_spec
 
-FORMAT_CHOICES = ("torchscript", "export", "onnx")
+DEFAULT_FORMAT = "torchscript"
+
+
+def _format_help() -> str:
+    """``torchscript (default, .ts.pt), export (...) or onnx (...)``, from the format table."""
+    described = [
+        f"{name} ({'default, ' if name == DEFAULT_FORMAT else ''}{entry.summary})"
+        for name, entry in FORMATS.items()
+    ]
+    return join_or(described)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,10 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("-o", "--output", metavar="OUT", help="artifact path")
     parser.add_argument(
         "--format",
-        choices=FORMAT_CHOICES,
-        default="torchscript",
-        help="torchscript (default, .ts.pt), export (torch.export program, .pt2, dynamic "
-        "batch) or onnx (.onnx, dynamic batch; needs pip install 'netspec[onnx]')",
+        choices=tuple(FORMATS),
+        default=DEFAULT_FORMAT,
+        help=_format_help(),
     )
     parser.add_argument(
         "--optimize",
@@ -87,26 +96,15 @@ def run(args: argparse.Namespace) -> int:
     spec = load_spec(args)
     if args.batch < 1:
         raise UsageError(f"--batch must be at least 1, got {args.batch}")
-    from ..export import FORMAT_LABELS, SUFFIXES, export_model
-    from ..weights import load_weights
+    from ..export import export_model
 
     model = spec.build(seed=args.seed)
-    extra: dict[str, object] = {"seed": args.seed}
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
+    extra: dict[str, object] = {"seed": args.seed}
     if args.weights:
-        info = load_weights(model, args.weights)
-        extra["weights"] = str(args.weights)
-        if info.get("format") == "netspec.checkpoint":
-            # `netspec train` trains on Fashion-MNIST: its outputs are these classes.
-            from ..data import CLASS_NAMES
-
-            extra["training"] = {
-                "dataset": "Fashion-MNIST",
-                **{k: info[k] for k in ("epoch", "best_test_acc") if k in info},
-            }
-            if classes is None and spec.classes is None:
-                classes = list(CLASS_NAMES)
-    out = Path(args.output) if args.output else Path(f"{spec.name}{SUFFIXES[args.format]}")
+        classes = _load_weights(model, args.weights, extra, classes, spec.classes)
+    chosen = FORMATS[args.format]
+    out = Path(args.output) if args.output else Path(f"{spec.name}{chosen.suffix}")
     report = export_model(
         model,
         spec,
@@ -119,9 +117,7 @@ def run(args: argparse.Namespace) -> int:
         extra_meta=extra,
         compile=args.compile,
     )
-    label = FORMAT_LABELS[args.format]
-    if args.compile:
-        label += ", AOTInductor-compiled"
+    label = f"{chosen.label}, {chosen.compiler}-compiled" if args.compile else chosen.label
     if report.max_abs_diff is None:
         check = "checked structurally (install onnxruntime to run it)"
     else:
@@ -135,12 +131,41 @@ def run(args: argparse.Namespace) -> int:
         f"{spec.total_params:,} parameters; {check}"
     )
     if report.optimization:
-        plan = report.optimization
-        timings = plan.get("timings_ms") or {}
-        chosen = plan["chosen"]
-        measured = ", ".join(f"{name} {ms:.1f} ms" for name, ms in timings.items())
-        print(
-            f"optimized for {plan.get('device', args.device)}: {chosen}"
-            + (f" (batch {plan.get('batch')}: {measured})" if measured else "")
-        )
+        print(_optimization_line(report.optimization, args.device))
     return 0
+
+
+def _load_weights(
+    model: object,
+    weights: str,
+    extra: dict[str, object],
+    classes: list[str] | None,
+    spec_classes: list[str] | None,
+) -> list[str] | None:
+    """Load ``--weights``; record where they came from; returns the class names to embed.
+
+    A ``netspec train`` checkpoint brings Fashion-MNIST's class names, which it was trained
+    on, unless ``--classes`` or the spec name the outputs.
+    """
+    from ..weights import load_weights
+
+    info = load_weights(model, weights)  # type: ignore[arg-type]
+    extra["weights"] = str(weights)
+    if info.get("format") != "netspec.checkpoint":
+        return classes
+    from ..data import CLASS_NAMES
+
+    extra["training"] = {
+        "dataset": "Fashion-MNIST",
+        **{k: info[k] for k in ("epoch", "best_test_acc") if k in info},
+    }
+    return list(CLASS_NAMES) if classes is None and spec_classes is None else classes
+
+
+def _optimization_line(plan: dict[str, object], device: str) -> str:
+    """``optimized for cpu: channels_last (batch 32: contiguous 4.1 ms, ...)``."""
+    timings: dict[str, float] = plan.get("timings_ms") or {}  # type: ignore[assignment]
+    measured = ", ".join(f"{name} {ms:.1f} ms" for name, ms in timings.items())
+    return f"optimized for {plan.get('device', device)}: {plan['chosen']}" + (
+        f" (batch {plan.get('batch')}: {measured})" if measured else ""
+    )

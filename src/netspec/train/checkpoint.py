@@ -6,28 +6,28 @@ file. It holds the model weights, the optimizer state, the number of completed e
 every rank's RNG state, the resolved recipe and the metrics so far (so that ``metrics.csv``
 and ``curves.png`` of a resumed run cover all epochs).
 
-``load_state_dict`` is the one entry point other commands need (``netspec build
---weights``, ``netspec eval``): it accepts such a checkpoint or a bare state_dict file.
+The file is read by :func:`netspec.weights.read_weights_file`, the reader ``build
+--weights`` and ``eval --weights`` use too (those also accept a checkpoint's weights).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from netspec.atomic import atomic_write_with
 from netspec.train.errors import TrainingError
+from netspec.weights import read_weights_file
 
 CHECKPOINT_FORMAT = "netspec.checkpoint"
 CHECKPOINT_VERSION = 1
 
 
 class CheckpointError(TrainingError):
-    """A weights file is missing, unreadable, or does not fit the network."""
+    """A weights file is not a training checkpoint this netspec can resume from."""
 
     stage = "checkpoint"
 
@@ -65,7 +65,7 @@ def make_checkpoint(
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Load a full training checkpoint (not a bare state_dict) onto the CPU."""
-    loaded = _load(path)
+    loaded = read_weights_file(path)
     if not is_checkpoint(loaded):
         raise CheckpointError(
             f"{path}: not a netspec training checkpoint (it holds only weights, so it can "
@@ -79,37 +79,8 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     return loaded
 
 
-def load_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """The model weights of a training checkpoint or of a plain ``state_dict`` file.
-
-    One reader serves every command (``netspec.weights.read_state_dict``), so ``build``,
-    ``eval`` and the tests accept and refuse the same files with the same words.
-    """
-    from netspec.weights import read_state_dict
-
-    return read_state_dict(path)
-
-
-def load_weights_into(model: torch.nn.Module, path: str | os.PathLike[str]) -> None:
-    """Load weights from ``path`` into ``model``; a mismatch is one line naming the keys."""
-    from netspec.weights import load_weights
-
-    load_weights(model, path)
-
-
 def is_checkpoint(loaded: object) -> bool:
     return isinstance(loaded, Mapping) and loaded.get("format") == CHECKPOINT_FORMAT
-
-
-def _load(path: str | os.PathLike[str]) -> Any:
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such weights file")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refuses code, a truncated zip, not a torch file...
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: cannot be loaded as weights ({first_line})") from None
 
 
 def _to_cpu(value: Any) -> Any:

@@ -16,38 +16,23 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as torch_dist
 
+from netspec.errors import DeviceError
+from netspec.runtime import DEVICE_TYPES, resolve_device
 from netspec.train.errors import TrainUsageError
 
 T = TypeVar("T")
 
 
-class DeviceError(TrainUsageError):
-    """The requested device does not exist on this machine (command-line misuse)."""
+def training_device(request: str, local_rank: int = 0) -> torch.device:
+    """The device of ``--device`` for training (``mps`` too); ``cuda`` is this rank's GPU.
 
-
-def resolve_device(request: str, local_rank: int = 0) -> torch.device:
-    """``auto`` is CUDA when present (this rank's GPU), else the CPU; others are checked."""
-    request = request.strip().lower()
-    if request == "auto":
-        request = "cuda" if torch.cuda.is_available() else "cpu"
+    The rules are :func:`netspec.runtime.resolve_device`'s; a device this machine lacks is
+    command-line misuse here (exit status 2), so the message names the flag.
+    """
     try:
-        device = torch.device(request)
-    except RuntimeError:
-        raise DeviceError(
-            f"--device {request!r} is not a device (use auto, cpu, cuda, cuda:N or mps)"
-        ) from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DeviceError("--device cuda: CUDA is not available on this machine")
-        index = local_rank if device.index is None else device.index
-        if index >= torch.cuda.device_count():
-            raise DeviceError(
-                f"--device cuda:{index}: this machine has {torch.cuda.device_count()} GPU(s)"
-            )
-        device = torch.device("cuda", index)
-    elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise DeviceError("--device mps: MPS is not available on this machine")
-    return device
+        return resolve_device(request, local_rank=local_rank, types=(*DEVICE_TYPES, "mps"))
+    except DeviceError as exc:
+        raise TrainUsageError(f"--device {exc.request}: {exc.reason}") from None
 
 
 @dataclass(frozen=True)
@@ -111,10 +96,10 @@ def setup(device_request: str) -> tuple[Distributed, torch.device]:
     """Join the torchrun process group if there is one; return it and this rank's device."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
-        return Distributed(), resolve_device(device_request)
+        return Distributed(), training_device(device_request)
     rank = int(os.environ["RANK"])
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    device = resolve_device(device_request, local_rank)
+    device = training_device(device_request, local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch_dist.init_process_group(backend="nccl", device_id=device)

@@ -32,15 +32,13 @@ from torch import nn
 
 from netspec.atomic import atomic_link_or_copy
 from netspec.data import NUM_CLASSES, Batches, FashionMNIST, derive_seed, load_fashion_mnist
+from netspec.errors import NetspecError
+from netspec.optimize import compile_model, prefers_channels_last
+from netspec.preprocessing import Preprocessing
 from netspec.recipe import TrainRecipe
 from netspec.train import rundir
-from netspec.train.checkpoint import (
-    load_checkpoint,
-    load_weights_into,
-    make_checkpoint,
-    save_checkpoint,
-)
-from netspec.train.distributed import Distributed, setup
+from netspec.train.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
+from netspec.train.distributed import Distributed, setup, training_device
 from netspec.train.errors import TrainingError, TrainUsageError
 from netspec.train.loop import (
     Accuracy,
@@ -54,6 +52,7 @@ from netspec.train.loop import (
 )
 from netspec.train.plot import write_curves
 from netspec.train.progress import Progress, progress_wanted
+from netspec.weights import load_weights
 
 T = TypeVar("T")
 
@@ -139,8 +138,6 @@ def wants_channels_last(request: str, device: torch.device, model: nn.Module) ->
     """``--channels-last on|off`` as asked; ``auto`` follows :func:`prefers_channels_last`."""
     if request in ("on", "off"):
         return request == "on"
-    from netspec.optimize import prefers_channels_last
-
     return prefers_channels_last(model, device)
 
 
@@ -204,38 +201,8 @@ def _run(
             )
         return RunResult(run_dir, state, 0.0)
 
-    train_model: nn.Module = model
-    if dist.enabled:
-        device_ids = [device.index] if device.type == "cuda" else None
-        train_model = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
-    if options.compile:
-        from ..optimize import compile_model
-
-        # Only the training forward/backward is compiled; checkpoints and evaluation use
-        # the original module, whose state_dict keys are the spec's.
-        train_model = compile_model(train_model)
-
-    shard = {"rank": dist.rank, "world_size": dist.world_size, "channels_last": channels_last}
-    train_batches = Batches(
-        data.train_images,
-        data.train_labels,
-        batch_size=recipe.batch_size,
-        image_size=image_size,
-        device=device,
-        shuffle=True,
-        seed=recipe.seed,
-        pad_shards=True,
-        **shard,
-    )
-    test_batches = Batches(
-        data.test_images,
-        data.test_labels,
-        batch_size=recipe.batch_size,
-        image_size=image_size,
-        device=device,
-        shuffle=False,
-        **shard,
-    )
+    train_model = _training_model(model, device, dist, options.compile)
+    train_batches, test_batches = _batches(data, recipe, spec, device, dist, channels_last)
     show_progress = options.progress if options.progress is not None else progress_wanted()
 
     saved_epochs = state.epochs_done  # what last.pt holds: what --resume would continue from
@@ -272,27 +239,85 @@ def _run(
         )
     except KeyboardInterrupt:
         if dist.is_main:
-            if saved_epochs:
-                echo(
-                    f"interrupted after epoch {saved_epochs}; continue with: "
-                    f"netspec train --resume {run_dir}"
-                )
-            else:
-                echo(f"interrupted before the first epoch ended; {run_dir} holds nothing to resume")
+            echo(_interrupted_line(saved_epochs, run_dir))
         return RunResult(run_dir, state, time.time() - started, interrupted=True)
     seconds = time.time() - started
     if dist.is_main:
-        trained = state.epochs_done - first_epoch + 1
-        images = trained * len(data.train_labels)
-        best = state.best_epoch
         echo(
-            f"trained epochs {first_epoch}-{state.epochs_done} in {seconds:.1f} sec "
-            f"({images / seconds:.0f} images/sec on {device}"
-            f"{f' x {dist.world_size} processes' if dist.enabled else ''}); "
-            f"final test acc {state.history[-1].test_acc:.3f}, best {state.best_test_acc:.3f} "
-            f"at epoch {best}; run directory {run_dir}"
+            _summary_line(
+                state, first_epoch, seconds, len(data.train_labels), device, dist, run_dir
+            )
         )
     return RunResult(run_dir, state, seconds)
+
+
+def _training_model(
+    model: nn.Module, device: torch.device, dist: Distributed, compile: bool
+) -> nn.Module:
+    """What the training steps run: ``model``, wrapped for DDP and compiled when asked.
+
+    Only the training forward/backward is wrapped; checkpoints and evaluation use the
+    original module, whose state_dict keys are the spec's.
+    """
+    train_model = model
+    if dist.enabled:
+        device_ids = [device.index] if device.type == "cuda" else None
+        train_model = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+    return compile_model(train_model) if compile else train_model
+
+
+def _interrupted_line(saved_epochs: int, run_dir: Path) -> str:
+    if saved_epochs:
+        return (
+            f"interrupted after epoch {saved_epochs}; continue with: "
+            f"netspec train --resume {run_dir}"
+        )
+    return f"interrupted before the first epoch ended; {run_dir} holds nothing to resume"
+
+
+def _batches(
+    data: FashionMNIST,
+    recipe: TrainRecipe,
+    spec: SpecLike,
+    device: torch.device,
+    dist: Distributed,
+    channels_last: bool,
+) -> tuple[Batches, Batches]:
+    """This rank's training batches (shuffled, shards padded to equal length) and test batches."""
+    shared = {
+        "batch_size": recipe.batch_size,
+        "preprocessing": Preprocessing.for_input(spec.input_shape),
+        "device": device,
+        "rank": dist.rank,
+        "world_size": dist.world_size,
+        "channels_last": channels_last,
+    }
+    train = Batches(
+        data.train_images, data.train_labels, shuffle=True, seed=recipe.seed, pad_shards=True,
+        **shared,  # type: ignore[arg-type]
+    )  # fmt: skip
+    test = Batches(data.test_images, data.test_labels, shuffle=False, **shared)  # type: ignore[arg-type]
+    return train, test
+
+
+def _summary_line(
+    state: TrainState,
+    first_epoch: int,
+    seconds: float,
+    samples_per_epoch: int,
+    device: torch.device,
+    dist: Distributed,
+    run_dir: Path,
+) -> str:
+    """The run's last line: epochs, time, throughput, final and best test accuracy."""
+    images = (state.epochs_done - first_epoch + 1) * samples_per_epoch
+    processes = f" x {dist.world_size} processes" if dist.enabled else ""
+    return (
+        f"trained epochs {first_epoch}-{state.epochs_done} in {seconds:.1f} sec "
+        f"({images / seconds:.0f} images/sec on {device}{processes}); "
+        f"final test acc {state.history[-1].test_acc:.3f}, best {state.best_test_acc:.3f} "
+        f"at epoch {state.best_epoch}; run directory {run_dir}"
+    )
 
 
 def evaluate_weights(
@@ -306,12 +331,10 @@ def evaluate_weights(
     download: bool = True,
 ) -> Accuracy:
     """Test-set accuracy, overall and per class, of ``spec``'s network with trained weights."""
-    from netspec.train.distributed import resolve_device
-
-    torch_device = resolve_device(device)
+    torch_device = training_device(device)
     image_size = image_size_for(spec, TrainRecipe())
     model = spec.build(seed=0)
-    load_weights_into(model, weights)
+    load_weights(model, weights)
     check_output(model, image_size, spec.name)
     model.to(torch_device)
     data = load_fashion_mnist(data_dir, download=download, with_train=False)
@@ -319,7 +342,7 @@ def evaluate_weights(
         data.test_images,
         data.test_labels,
         batch_size=batch_size,
-        image_size=image_size,
+        preprocessing=Preprocessing.for_input(spec.input_shape),
         device=torch_device,
         shuffle=False,
     )
@@ -355,11 +378,11 @@ def _on_main(dist: Distributed, action: Callable[[], T]) -> T:
     the other ranks waiting for it forever at the next collective.
     """
     result: Any = None
-    error: TrainingError | None = None
+    error: NetspecError | None = None
     if dist.is_main:
         try:
             result = action()
-        except TrainingError as exc:
+        except NetspecError as exc:
             error = exc
         except Exception as exc:
             dist.broadcast((None, TrainingError(f"rank 0 failed: {exc!r}")))

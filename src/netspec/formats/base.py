@@ -1,0 +1,167 @@
+"""What one artifact format provides, and the pieces every format shares.
+
+A format is a :class:`Format` value: its names (for ``--format``, file names and messages),
+how to write a module, how to recognise a file and read its netspec metadata without
+running anything, and how to open it for running. The contract around those — metadata,
+verification by reloading, atomic publishing — belongs to :mod:`netspec.export`, and the
+dispatch over formats to :mod:`netspec.artifacts`.
+
+Importing this package does not import torch (the CLI lists the formats in ``--help``, and
+``netspec check`` must stay free of torch); torch is imported by the functions that run it.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ArtifactError
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+#: Names of the extra files embedded in artifacts (zip formats hold them as files under
+#: ``extra/``; ONNX models as ``metadata_props`` entries with these keys).
+SPEC_FILE = "netspec/spec.yaml"
+META_FILE = "netspec/meta.json"
+#: Largest batch a dynamic-batch artifact promises to accept.
+MAX_BATCH = 65536
+#: The name of the batch dimension in exported signatures.
+BATCH_DIM = "batch"
+
+#: An opened artifact: an input batch in, outputs out (on the device it was opened for).
+Runner = Callable[["torch.Tensor"], "torch.Tensor"]
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How to write: what ``netspec build`` asked for beyond the format itself."""
+
+    #: ``--optimize``: weights may be frozen into the program (TorchScript freezes).
+    frozen: bool = False
+    #: ``--compile``: compile ahead of time (formats with a :attr:`Format.compiler` only).
+    compile: bool = False
+
+
+@dataclass(frozen=True)
+class OpenOptions:
+    """How to open: what ``netspec predict`` (or the export check) asked for."""
+
+    #: ``predict --compile``: ``torch.compile`` the program where the format has one to compile.
+    compile: bool = False
+    #: False during export: a missing runtime gives no runner (a structural check only)
+    #: instead of an error.
+    require_runtime: bool = True
+
+
+@dataclass(frozen=True)
+class Recognised:
+    """A file a format recognised as its own: the netspec metadata and spec text inside."""
+
+    meta: dict[str, Any]
+    spec_text: str
+
+
+@dataclass
+class ArtifactFile:
+    """A file offered as an artifact, with what the formats look at to recognise it."""
+
+    path: Path
+
+    @cached_property
+    def zip_names(self) -> list[str] | None:
+        """The member names when the file is a zip archive (TorchScript, .pt2), else None."""
+        if not zipfile.is_zipfile(self.path):
+            return None
+        try:
+            with zipfile.ZipFile(self.path) as archive:
+                return archive.namelist()
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise unreadable(self.path, exc) from None
+
+
+Writer = Callable[["nn.Module", "torch.Tensor", Path, dict[str, str], WriteOptions], None]
+Reader = Callable[[ArtifactFile], Recognised | None]
+Opener = Callable[[Path, "torch.device", dict[str, Any], OpenOptions], Runner | None]
+
+
+@dataclass(frozen=True)
+class Format:
+    """One artifact format: a row of the table in :mod:`netspec.formats`."""
+
+    #: The ``--format`` value, and the ``format`` field of the artifact's metadata.
+    name: str
+    #: The default file name ending (``NAME<suffix>``).
+    suffix: str
+    #: How messages name what was written: ``wrote lenet.ts.pt (0.2 MB, TorchScript)``.
+    label: str
+    #: What a file of this format is: ``a TorchScript archive without netspec metadata``.
+    noun: str
+    #: How a list of formats names it: ``not TorchScript, .pt2 or ONNX``.
+    short: str
+    #: What ``--format``'s help says about it besides its name.
+    summary: str
+    #: ``write(module, example, path, files, options)``: write ``module`` to ``path`` with
+    #: the netspec ``files`` embedded; ``example`` is an input batch of at least two.
+    write: Writer
+    #: ``read(file)``: the metadata of a file of this format, None when the file is not of
+    #: this format; raises :class:`ArtifactError` for a file of this format that netspec
+    #: did not write, and ImportError when the library that reads the format is missing.
+    read: Reader
+    #: ``open(path, device, meta, options)``: a runner on ``device``; None only when the
+    #: runtime is missing and ``options.require_runtime`` is False.
+    open: Opener
+    #: The ahead-of-time compiler ``--compile`` uses (None: the format cannot be compiled).
+    compiler: str | None = None
+    #: The runtime that optimises the graph itself, so ``--optimize`` only folds batch norm
+    #: (None: netspec measures layouts and rewrites on the target and keeps the fastest).
+    optimised_by: str | None = None
+    #: The artifact holds a TorchScript program, so ``--optimize`` also measures frozen
+    #: and oneDNN-converted scripts.
+    scripted: bool = False
+    #: What installs the library that reads this format, when it is optional.
+    install: str | None = None
+
+
+def not_ours(path: Path, what: str) -> ArtifactError:
+    """The error for a file of a known kind that netspec did not write."""
+    return ArtifactError(f"{path} is not a netspec artifact ({what} without netspec metadata)")
+
+
+def unreadable(path: Path, exc: BaseException) -> ArtifactError:
+    return ArtifactError(f"cannot read artifact {path}: {exc}".splitlines()[0])
+
+
+def read_zip_metadata(file: ArtifactFile, noun: str) -> Recognised:
+    """The netspec files under ``extra/`` of a zip archive (TorchScript and .pt2 alike)."""
+    names = file.zip_names or []
+    meta_name = next((n for n in names if n.endswith(f"/extra/{META_FILE}")), None)
+    if meta_name is None:
+        raise not_ours(file.path, f"a {noun}")
+    spec_name = meta_name[: -len(META_FILE)] + SPEC_FILE
+    try:
+        with zipfile.ZipFile(file.path) as archive:
+            meta = json.loads(archive.read(meta_name).decode("utf-8"))
+            spec_text = archive.read(spec_name).decode("utf-8") if spec_name in names else ""
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise unreadable(file.path, exc) from None
+    if not isinstance(meta, dict):
+        raise not_ours(file.path, f"a {noun}")
+    return Recognised(meta, spec_text)
+
+
+def module_runner(module: Callable[[torch.Tensor], torch.Tensor], device: torch.device) -> Runner:
+    """Run ``module`` on ``device`` without autograd: what opening a torch program gives."""
+    import torch
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            return module(x.to(device))
+
+    return run

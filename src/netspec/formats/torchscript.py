@@ -1,0 +1,108 @@
+"""The ``torchscript`` format (``.ts.pt``): a ``torch.jit`` archive that runs without Python.
+
+libtorch loads it from C++; the spec and metadata travel as extra files in the zip. Without
+``--optimize`` the archive keeps the spec's module tree, so its ``state_dict`` has the
+spec's keys; with it, the weights are frozen into the graph, and the oneDNN conversion the
+tuner may choose (which cannot be serialised) is redone each time the artifact is opened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ArtifactError, ExportError
+from ..runtime import quiet_jit
+from .base import (
+    ArtifactFile,
+    Format,
+    OpenOptions,
+    Recognised,
+    Runner,
+    WriteOptions,
+    module_runner,
+    read_zip_metadata,
+)
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+def script(module: nn.Module, *, frozen: bool) -> torch.jit.ScriptModule:
+    """``module`` (eval mode) as TorchScript; ``frozen`` folds the weights into the graph."""
+    import torch
+
+    with quiet_jit():
+        try:
+            scripted = torch.jit.script(module.eval())
+            return torch.jit.freeze(scripted) if frozen else scripted
+        except Exception as exc:  # torch raises many types; any means "cannot script"
+            raise ExportError(
+                f"TorchScript cannot compile this model: {exc}".splitlines()[0]
+            ) from None
+
+
+def mkldnn_convert(frozen: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
+    """``torch.jit.optimize_for_inference`` on CPU: oneDNN layouts across the whole graph."""
+    import torch
+
+    with quiet_jit():
+        return torch.jit.optimize_for_inference(frozen)
+
+
+def write(
+    module: nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    files: dict[str, str],
+    options: WriteOptions,
+) -> None:
+    """Script ``module`` (frozen with ``--optimize``) and save it with ``files``."""
+    import torch
+
+    scripted = script(module, frozen=options.frozen)
+    with quiet_jit():
+        torch.jit.save(scripted, str(path), _extra_files=files)
+
+
+def read(file: ArtifactFile) -> Recognised | None:
+    """A zip with TorchScript's ``code/`` folder (and not a .pt2 archive's marker)."""
+    names = file.zip_names
+    if names is None or any(n.endswith("/archive_format") for n in names):
+        return None
+    if not any("/code/" in n for n in names):
+        return None
+    return read_zip_metadata(file, FORMAT.noun)
+
+
+def open_artifact(
+    path: Path, device: torch.device, meta: dict[str, Any], options: OpenOptions
+) -> Runner:
+    import torch
+
+    try:
+        with quiet_jit():
+            module = torch.jit.load(str(path), map_location=device).eval()
+    except Exception as exc:
+        raise ArtifactError(
+            f"cannot load TorchScript artifact {path}: {exc}".splitlines()[0]
+        ) from None
+    plan = meta.get("optimization") or {}
+    if plan.get("mkldnn_at_load") and device.type == "cpu" and torch.backends.mkldnn.is_available():
+        module = mkldnn_convert(module)
+    return module_runner(module, device)
+
+
+FORMAT = Format(
+    name="torchscript",
+    suffix=".ts.pt",
+    label="TorchScript",
+    noun="TorchScript archive",
+    short="TorchScript",
+    summary=".ts.pt",
+    write=write,
+    read=read,
+    open=open_artifact,
+    scripted=True,
+)
