@@ -22,7 +22,6 @@ from .shapes import Node, format_shape
 
 #: Output formats that Graphviz renders, and the text formats netspec writes itself.
 RENDERED = ("svg", "png", "pdf")
-TEXT = ("dot", "mermaid")
 SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot"}
 SUFFIXES.update({".mmd": "mermaid", ".mermaid": "mermaid"})
 

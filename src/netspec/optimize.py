@@ -12,10 +12,12 @@ compiler's back end:
 * :func:`prepare_for_inference` — rewrites that are only valid with frozen weights, on a
   copy: batch norm folded into the convolution or linear layer before it, and an Inception
   block's three 1×1 convolutions of the same input merged into one wider convolution.
+
 Which of these rewrites is fastest on a given machine is measured, not assumed:
 :mod:`netspec.tuning` times the candidates on the target for ``--optimize``.
 
-torch is imported at module level: this module is only imported by build/export code.
+torch is imported at module level: only code that builds, trains or exports a network
+imports this module.
 """
 
 from __future__ import annotations
@@ -127,7 +129,7 @@ def prefers_channels_last(model: nn.Module, device: torch.device | str) -> bool:
         return False
     if device.type == "cpu" and not torch.backends.mkldnn.is_available():
         return False
-    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+    return has_convolutions(model)
 
 
 def speed_up(

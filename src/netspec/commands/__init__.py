@@ -1,7 +1,9 @@
 """One module per CLI command, each exposing ``register(subparsers)``.
 
-The CLI imports only the command the user runs, and commands import torch inside ``run``,
-so ``netspec check`` never pays for (or depends on) torch.
+The CLI imports every command module to build its parser (each ``register`` adds its
+subcommand), so these modules import nothing heavy at module level: commands import torch
+inside ``run``, and ``netspec check`` never pays for (or depends on) torch. Commands raise
+:class:`~netspec.errors.NetspecError`; only ``netspec.cli.main`` prints errors and exits.
 """
 
 #: Commands in the order ``netspec --help`` lists them.

@@ -75,11 +75,6 @@ class Accuracy:
         count = int(self.total.sum())
         return int(self.correct.sum()) / count if count else math.nan
 
-    def per_class(self) -> list[float]:
-        return [
-            int(hit) / int(count) if int(count) else math.nan
-            for hit, count in zip(self.correct, self.total, strict=True)
-        ]
 
 
 _INITIALIZERS: dict[str, Callable[[torch.Tensor], object]] = {

@@ -125,17 +125,3 @@ def write_metrics_csv(path: str | os.PathLike[str], history: Sequence[EpochMetri
             ]
         )
     atomic_write_text(path, buffer.getvalue())
-
-
-def read_metrics_csv(path: str | os.PathLike[str]) -> list[EpochMetrics]:
-    with open(path, newline="", encoding="utf-8") as stream:
-        return [
-            EpochMetrics(
-                epoch=int(row["epoch"]),
-                loss=float(row["loss"]),
-                train_acc=float(row["train_acc"]),
-                test_acc=float(row["test_acc"]),
-                time_sec=float(row["time_sec"]),
-            )
-            for row in csv.DictReader(stream)
-        ]
