@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 import netspec
+from conftest import SPECS
 from netspec.cli import main
 from netspec.graph import Box, Cluster, GraphError, network_graph, to_dot
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
 HAS_DOT = shutil.which("dot") is not None
 
 RESIDUAL = """\

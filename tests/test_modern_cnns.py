@@ -18,8 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import netspec
-
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+from conftest import SPECS
 
 
 # --- d2l's ResNet-18 -------------------------------------------------------------------

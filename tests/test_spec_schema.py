@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from conftest import ROOT
 from netspec import registry
 from netspec.cli import main
 from netspec.langschema import SCHEMA_PATH, schema_text, spec_json_schema
 
 jsonschema = pytest.importorskip("jsonschema")
 
-ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "specs").rglob("*.yaml"))
 
 

@@ -6,14 +6,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import netspec
+from conftest import ROOT, SPECS
 from netspec.cli import main
 from netspec.summary import activation_total, summary_json, summary_table
-
-ROOT = Path(__file__).resolve().parent.parent
-SPECS = ROOT / "specs"
 
 
 def rows(name: str) -> dict[str, netspec.CompiledSpec]:

@@ -15,9 +15,10 @@ import torch
 
 from conftest import SPECS
 from netspec.cli import main
-from train_support import single_thread, write_fashion_mnist
+from train_support import write_fashion_mnist
 
-__all__ = ["single_thread"]  # an autouse fixture, imported to take effect here
+#: Tiny models: one torch thread is as fast, and immune to stalls when cores are busy.
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 LENET = str(SPECS / "lenet.yaml")
 

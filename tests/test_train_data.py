@@ -19,9 +19,10 @@ from netspec.data import (
     to_float_images,
     write_idx,
 )
-from train_support import single_thread, synthetic_images, write_fashion_mnist
+from train_support import synthetic_images, write_fashion_mnist
 
-__all__ = ["single_thread"]  # an autouse fixture, imported to take effect here
+#: Tiny models: one torch thread is as fast, and immune to stalls when cores are busy.
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 
 def test_idx_round_trip_plain_and_gzip(tmp_path: Path) -> None:

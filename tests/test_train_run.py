@@ -22,9 +22,10 @@ from netspec.train.errors import TrainUsageError
 from netspec.train.loop import EPOCH_LINE, EpochMetrics, TrainState
 from netspec.train.runner import RunOptions, run_training, wants_channels_last
 from netspec.weights import read_state_dict
-from train_support import HandBuiltSpec, single_thread, write_fashion_mnist
+from train_support import HandBuiltSpec, write_fashion_mnist
 
-__all__ = ["single_thread"]  # an autouse fixture, imported to take effect here
+#: Tiny models: one torch thread is as fast, and immune to stalls when cores are busy.
+pytestmark = pytest.mark.usefixtures("single_thread")
 
 EPOCH_LINE_PATTERN = re.compile(
     r"^epoch \d+, loss \d+\.\d{4}, train acc \d\.\d{3}, test acc \d\.\d{3}, time \d+\.\d sec$"

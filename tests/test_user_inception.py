@@ -8,22 +8,28 @@ own where the built-in applies F.relu; they hold no state, so the keys are the s
 
 from __future__ import annotations
 
+import copy
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
 
 import netspec
-
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+from conftest import SPECS
 
 
 @pytest.fixture(scope="module")
-def models() -> tuple[torch.nn.Module, torch.nn.Module]:
+def built() -> tuple[torch.nn.Module, torch.nn.Module]:
+    """Both networks, built once per module; tests get copies (see :func:`models`)."""
     builtin = netspec.load(SPECS / "googlenet.yaml").build(seed=0)
     user = netspec.load(SPECS / "googlenet_user.yaml").build(seed=1)
     return builtin, user
+
+
+@pytest.fixture
+def models(built: tuple[torch.nn.Module, torch.nn.Module]) -> tuple[torch.nn.Module, ...]:
+    """Fresh copies for each test: a test may load weights into them or switch their mode."""
+    return tuple(copy.deepcopy(model) for model in built)
 
 
 def test_same_state_dict_keys_and_shapes(models) -> None:

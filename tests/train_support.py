@@ -7,45 +7,15 @@ training visibly learn something while every test stays well under a few seconds
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 import torch
 from torch import nn
 
+from conftest import SPECS
 from netspec.data import IDX_FILES, write_idx
 from netspec.recipe import TrainRecipe
-
-LENET_YAML = """\
-name: lenet
-input: [1, 28, 28]
-train: {optimizer: sgd, lr: 0.9, batch_size: 256, epochs: 10, init: xavier_uniform}
-layers:
-  - conv: {out: 6, kernel: 5, padding: 2}
-  - sigmoid
-  - avgpool: {kernel: 2}
-  - conv: {out: 16, kernel: 5}
-  - sigmoid
-  - avgpool: {kernel: 2}
-  - flatten
-  - linear: {out: 120}
-  - sigmoid
-  - linear: {out: 84}
-  - sigmoid
-  - linear: {out: 10}
-"""
-
-
-@pytest.fixture(autouse=True)
-def single_thread() -> Iterator[None]:
-    """One intra-op thread: these models are tiny, and on a shared 2-core machine two
-    spinning OpenMP threads per process slow every step down by 10-100x."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def synthetic_images(count: int, seed: int, size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,7 +50,7 @@ def write_fashion_mnist(
 
 
 def lenet(activation: type[nn.Module] = nn.Sigmoid) -> nn.Sequential:
-    """d2l's LeNet, built by hand (what the compiler builds from LENET_YAML)."""
+    """d2l's LeNet, built by hand (what the compiler builds from specs/lenet.yaml)."""
     return nn.Sequential(
         nn.Conv2d(1, 6, kernel_size=5, padding=2),
         activation(),
@@ -104,7 +74,8 @@ class HandBuiltSpec:
     name: str = "lenet"
     input_shape: tuple[int, ...] = (1, 28, 28)
     params: dict[str, int | float] = field(default_factory=dict)
-    source_text: str = LENET_YAML
+    #: The spec this network is built from by hand (its text goes into the run directory).
+    source_text: str = field(default_factory=lambda: (SPECS / "lenet.yaml").read_text())
     path: str | None = None
     train: TrainRecipe = field(
         default_factory=lambda: TrainRecipe(
