@@ -223,3 +223,54 @@ def test_aot_compiled_program_verifies_and_predicts(tmp_path: Path) -> None:
     x = torch.rand(7, 1, 28, 28)
     with torch.no_grad():
         torch.testing.assert_close(artifact.run(x), model.eval()(x), rtol=1e-4, atol=1e-5)  # type: ignore[misc]
+
+
+@pytest.fixture
+def toy_format():  # type: ignore[no-untyped-def]
+    """A fourth format, added the way docs/architecture.md says: one Format value (here a
+    TorchScript archive with a marker file) and its entry, first, in the table."""
+    from netspec import formats
+    from netspec.formats import base, torchscript
+
+    marker = "netspec/toy"
+
+    def write(module, example, path, files, options):  # type: ignore[no-untyped-def]
+        torchscript.write(module, example, path, {**files, marker: ""}, options)
+
+    def read(file: base.ArtifactFile) -> base.Recognised | None:
+        if not any(n.endswith(f"/extra/{marker}") for n in file.zip_names or []):
+            return None
+        return base.read_zip_metadata(file, "toy archive")
+
+    toy = base.Format(
+        name="toy",
+        suffix=".toy",
+        label="toy program",
+        noun="toy archive",
+        short="toy",
+        summary=".toy, a test's format",
+        write=write,
+        read=read,
+        open=torchscript.open_artifact,
+    )
+    table = dict(formats.FORMATS)
+    formats.FORMATS.clear()
+    formats.FORMATS.update({"toy": toy, **table})
+    yield toy
+    formats.FORMATS.clear()
+    formats.FORMATS.update(table)
+
+
+def test_a_format_is_one_table_entry(
+    toy_format, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    """build (choices, default name, verification), recognition and loading follow the table."""
+    from netspec.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["build", str(SPECS / "lenet.yaml"), "--format", "toy"]) == 0
+    assert capsys.readouterr().out.startswith("wrote lenet.toy (")
+    kind, meta, _ = inspect_artifact(tmp_path / "lenet.toy")
+    assert kind == "toy" and meta["format"] == "toy"
+    artifact = load_artifact(tmp_path / "lenet.toy")
+    assert artifact.run is not None and artifact.run(torch.rand(2, 1, 28, 28)).shape == (2, 10)

@@ -11,7 +11,6 @@ prediction time.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import torch
 
 from .errors import ArtifactError
 from .formats import FORMATS, join_or
-from .formats.base import ArtifactFile, Format, OpenOptions, Recognised
+from .formats.base import ArtifactFile, Format, OpenOptions, Recognised, Runner
 from .runtime import quiet_torch_logs, resolve_device
 
 
@@ -37,7 +36,7 @@ class Artifact:
     meta: dict[str, Any]
     spec_text: str
     device: torch.device
-    run: Callable[[torch.Tensor], torch.Tensor] | None
+    run: Runner | None
 
     @property
     def input_shape(self) -> tuple[int, ...]:

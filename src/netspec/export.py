@@ -33,9 +33,10 @@ from .compiler import CompiledSpec
 from .errors import ExportError
 from .formats import FORMATS
 from .formats.base import META_FILE, SPEC_FILE, Format, WriteOptions
+from .optimize import prepare_for_inference
 from .preprocessing import Preprocessing
 from .runtime import quiet_torch_logs, resolve_device
-from .tuning import plan_inference, prepare_for_inference
+from .tuning import plan_inference
 
 #: Largest acceptable difference between reloaded and eager outputs, relative to the
 #: outputs' magnitude (never less strict than this absolute value for outputs below 1).

@@ -76,7 +76,6 @@ class Accuracy:
         return int(self.correct.sum()) / count if count else math.nan
 
 
-
 _INITIALIZERS: dict[str, Callable[[torch.Tensor], object]] = {
     "xavier_uniform": nn.init.xavier_uniform_,
     "xavier_normal": nn.init.xavier_normal_,
