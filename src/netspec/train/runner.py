@@ -205,20 +205,10 @@ def _run(
     train_batches, test_batches = _batches(data, recipe, spec, device, dist, channels_last)
     show_progress = options.progress if options.progress is not None else progress_wanted()
 
-    saved_epochs = state.epochs_done  # what last.pt holds: what --resume would continue from
-
-    def after_epoch(metrics: EpochMetrics, state: TrainState, improved: bool) -> None:
-        nonlocal saved_epochs
-        rng_states = dist.gather(_rng_state(device))  # a collective: every rank takes part
-        if dist.is_main:
-            # Protected from the line on: a Ctrl-C prompted by it must find the epoch saved.
-            with defer_keyboard_interrupt():
-                echo(metrics.line())
-                _write_epoch(run_dir, spec, recipe, model, optimizer, state, improved, rng_states)
-                saved_epochs = state.epochs_done
-        if user_callback is not None:
-            user_callback(metrics, state, improved)
-
+    after_epoch = _EpochEnd(
+        run_dir, spec, recipe, model, optimizer, dist, device, echo,
+        saved_epochs=state.epochs_done, user_callback=user_callback,
+    )  # fmt: skip
     first_epoch = state.epochs_done + 1
     started = time.time()
     try:
@@ -239,7 +229,7 @@ def _run(
         )
     except KeyboardInterrupt:
         if dist.is_main:
-            echo(_interrupted_line(saved_epochs, run_dir))
+            echo(_interrupted_line(after_epoch.saved_epochs, run_dir))
         return RunResult(run_dir, state, time.time() - started, interrupted=True)
     seconds = time.time() - started
     if dist.is_main:
@@ -249,6 +239,40 @@ def _run(
             )
         )
     return RunResult(run_dir, state, seconds)
+
+
+@dataclass
+class _EpochEnd:
+    """What happens after every epoch: the line, and on rank 0 the run directory's files.
+
+    ``saved_epochs`` is what last.pt holds — what ``--resume`` would continue from — so an
+    interruption can say so.
+    """
+
+    run_dir: Path
+    spec: SpecLike
+    recipe: TrainRecipe
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    dist: Distributed
+    device: torch.device
+    echo: Callable[[str], None]
+    saved_epochs: int = 0
+    user_callback: EpochCallback | None = None
+
+    def __call__(self, metrics: EpochMetrics, state: TrainState, improved: bool) -> None:
+        rng_states = self.dist.gather(_rng_state(self.device))  # a collective: all ranks
+        if self.dist.is_main:
+            # Protected from the line on: a Ctrl-C prompted by it must find the epoch saved.
+            with defer_keyboard_interrupt():
+                self.echo(metrics.line())
+                _write_epoch(
+                    self.run_dir, self.spec, self.recipe, self.model, self.optimizer, state,
+                    improved, rng_states,
+                )  # fmt: skip
+                self.saved_epochs = state.epochs_done
+        if self.user_callback is not None:
+            self.user_callback(metrics, state, improved)
 
 
 def _training_model(
