@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from . import registry
-from .shapes import Node
+from .ir import Node
 
 if TYPE_CHECKING:
     from .compiler import CompiledSpec

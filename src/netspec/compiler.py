@@ -26,10 +26,11 @@ from .errors import (
     did_you_mean,
 )
 from .expressions import ExpressionProblem, Number, Value, evaluate
+from .ir import Inferred, Node, assign_receptive_fields
 from .recipe import TrainRecipe
 from .registry import Block
 from .schema import SpecHeader, describe, expression_span, is_identifier, validate_model
-from .shapes import Inferred, Node, Shape, assign_receptive_fields, format_shape, numel
+from .shapes import Shape, format_shape, numel
 from .source import Document, PathKey, from_mapping, read_path, read_text
 from .userblocks import BlockScope, UserBlock, load_scope, with_note
 

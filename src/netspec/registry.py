@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .compiler import InferContext
+    from .ir import Inferred, Node
     from .schema import LayerArgs
-    from .shapes import Inferred, Node, Shape
+    from .shapes import Shape
 
 InferFn = Callable[["Any", "Shape", "InferContext"], "Inferred"]
 #: A builder gets the node and a function that builds child nodes; returns an nn.Module.

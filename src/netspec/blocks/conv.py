@@ -7,9 +7,10 @@ from typing import Literal
 from pydantic import Field
 
 from ..compiler import InferContext
+from ..ir import Inferred, Node
 from ..registry import Block, register
 from ..schema import LayerArgs, Padding2, PositiveInt, Size2, StrictBool
-from ..shapes import Inferred, Node, Shape, Window, conv_out
+from ..shapes import Shape, Window, conv_out
 from ._common import require_image, require_positive, require_stated
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..compiler import InferContext
+from ..ir import Inferred, Node
 from ..registry import Block, register
 from ..schema import LayerArgs, Probability
-from ..shapes import Inferred, Node, Shape
+from ..shapes import Shape
 
 
 class Dropout(LayerArgs):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from ..compiler import InferContext
+from ..ir import Inferred, Node
 from ..registry import Block, register
 from ..schema import LayerArgs
-from ..shapes import Inferred, Node, Shape, Window
+from ..shapes import Shape, Window
 from ._common import require_image
 
 

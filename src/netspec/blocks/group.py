@@ -7,9 +7,10 @@ from typing import Any
 from pydantic import Field
 
 from ..compiler import InferContext
+from ..ir import Inferred, Node
 from ..registry import Block, register
 from ..schema import LayerArgs, LayerList
-from ..shapes import Inferred, Node, Shape
+from ..shapes import Shape
 
 
 class Group(LayerArgs):

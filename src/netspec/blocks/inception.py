@@ -12,9 +12,10 @@ from typing import Annotated
 from pydantic import Field
 
 from ..compiler import InferContext, LayerItem
+from ..ir import Inferred, Node
 from ..registry import Block, register
 from ..schema import IntField, LayerArgs, PositiveInt
-from ..shapes import Inferred, Node, Shape, format_shape
+from ..shapes import Shape, format_shape
 from ._common import require_image
 
 ChannelPair = Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..compiler import InferContext
+from ..ir import Inferred, Node
 from ..registry import Block, register
 from ..schema import LayerArgs, PositiveInt, StrictBool
-from ..shapes import Inferred, Node, Shape, format_shape
+from ..shapes import Shape, format_shape
 from ._common import require_stated
 
 

@@ -20,9 +20,10 @@ from pydantic import Field
 
 from ..compiler import InferContext, LayerItem
 from ..errors import Diagnostic, SchemaError, ShapeError, Span
+from ..ir import Inferred, Node
 from ..registry import Block, register
 from ..schema import LayerArgs, LayerList
-from ..shapes import Inferred, Node, Shape, conv_out, format_shape
+from ..shapes import Shape, conv_out, format_shape
 
 
 class Concat(LayerArgs):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..compiler import InferContext, LayerItem
+from ..ir import Inferred
 from ..registry import Block, register
 from ..schema import LayerArgs, NonNegativeInt, PositiveInt
-from ..shapes import Inferred, Shape
+from ..shapes import Shape
 from .group import build_sequential, sequential_result
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..compiler import InferContext
+from ..ir import Inferred, Node
 from ..registry import Block, register
 from ..schema import LayerArgs, Padding2, Size2, StrictBool
-from ..shapes import Inferred, Node, Shape, Window, pool_out
+from ..shapes import Shape, Window, pool_out
 from ._common import require_image, require_positive
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from ..compiler import InferContext
+from ..ir import Inferred
 from ..registry import Block, register
 from ..schema import IntField, LayerArgs, LayerList
-from ..shapes import Inferred, Shape
+from ..shapes import Shape
 from .group import build_sequential, sequential_result
 
 #: Most copies one ``repeat`` makes (MAX_MODULES bounds the whole network anyway).
