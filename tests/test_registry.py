@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import netspec
-from netspec import registry
+from netspec.blocks import registry
+from netspec.blocks.registry import Block, DuplicateBlockError
 from netspec.export import quiet_jit
-from netspec.registry import Block, DuplicateBlockError
 from netspec.schema import LayerArgs
 
 BLOCKS = registry.all_blocks()

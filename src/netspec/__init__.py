@@ -11,9 +11,7 @@ Importing netspec does not import torch; building and exporting do.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .compiler import CompiledSpec, compile_spec
+from .compiler import CompiledSpec
 from .errors import (
     ArtifactError,
     BuildError,
@@ -26,6 +24,8 @@ from .errors import (
     SourceError,
     UsageError,
 )
+from .spec import Spec, compile_spec
+from .version import __version__
 
 #: ``netspec.load`` is the short name of :func:`compile_spec`.
 load = compile_spec
@@ -41,6 +41,7 @@ __all__ = [
     "SchemaError",
     "ShapeError",
     "SourceError",
+    "Spec",
     "UsageError",
     "__version__",
     "compile_spec",

@@ -99,7 +99,7 @@ def metadata(
     ``ToTensor`` pipeline, as ``netspec train`` computes it. ``classes`` name the outputs
     (from the spec's ``classes:``, or passed by whoever trained the weights).
     """
-    from . import __version__
+    from .version import __version__
 
     channels = spec.input_shape[0] if len(spec.input_shape) == 3 else None
     image = len(spec.input_shape) == 3

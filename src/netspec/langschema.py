@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from . import registry
+from . import blocks
 from .recipe import TrainRecipe
 from .schema import LAYER_REF, Library, SpecHeader
 from .userblocks import BlockDef, ParamSpec
@@ -50,8 +50,8 @@ def _fill_examples(definition: dict[str, Any]) -> None:
 
 def spec_json_schema() -> dict[str, Any]:
     """The whole language: a spec or an imported block library, and every layer kind."""
-    blocks = registry.all_blocks()
-    models: list[Any] = [*(b.args for b in blocks.values())]
+    kinds_by_name = blocks.all_blocks()
+    models: list[Any] = [*(b.args for b in kinds_by_name.values())]
     models += [SpecHeader, Library, BlockDef, ParamSpec, TrainRecipe]
     refs, top = models_json_schema(
         [(m, "validation") for m in dict.fromkeys(models)],
@@ -64,7 +64,7 @@ def spec_json_schema() -> dict[str, Any]:
 
     layers = {"type": "array", "items": {"$ref": LAYER_REF}}
     kinds: dict[str, Any] = {}
-    for kind, block in blocks.items():
+    for kind, block in kinds_by_name.items():
         options: list[Any] = [refs[(block.args, "validation")]]
         if "layers" in block.args.model_fields:
             options.append(layers)  # '- group: [...]'
@@ -74,7 +74,7 @@ def spec_json_schema() -> dict[str, Any]:
             options.append({"type": "null"})  # '- relu:'
         _, example = _example(block.example)
         kinds[kind] = {"description": block.summary, "examples": [example], "anyOf": options}
-    bare = sorted(kind for kind, block in blocks.items() if block.takes_no_args)
+    bare = sorted(kind for kind, block in kinds_by_name.items() if block.takes_no_args)
     defs["layer"] = {
         "description": "one layer: a kind such as 'relu', or one kind mapped to its fields "
         "such as 'conv: {out: 64, kernel: 3}'; a name that is not built in is a block that "
