@@ -72,9 +72,6 @@ class Scope:
     def __repr__(self) -> str:
         return f"Scope({self._values!r})"
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._values
-
     def evaluate(self, text: str) -> Value:
         """Evaluate ``text`` with these names; raise :class:`ExpressionProblem`."""
         return evaluate(text, self._values)

@@ -388,9 +388,10 @@ def _plainish(value: Any) -> Any:
 
 
 def from_mapping(data: dict[str, Any], name: str = "<dict>") -> Document:
-    """Wrap a Python dict (the API's third way in) as a Document without positions.
+    """Read a Python dict (the API's third way in) as a Document.
 
-    The dict is dumped as YAML so diagnostics still quote a line the user can recognise.
+    The dict is dumped as YAML and read back, so its nodes are located in that text and
+    diagnostics quote a line the user can recognise.
     """
     import io
 

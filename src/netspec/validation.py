@@ -76,7 +76,7 @@ def validate_value(
     message ("block 'b': default of param 'out'").
     """
     problems: list[_Problem] = []
-    value = _prepare(annotation, node, scope, (), problems)
+    value = _prepare(_plan(annotation), node, scope, (), problems)
     if problems:
         first = problems[0]
         raise SchemaError(f"{lead}: {first.problem.message}", first.span, first.problem.hint)
@@ -107,16 +107,11 @@ def _prepare_fields(
     """The data pydantic validates: expressions evaluated, located nodes where ``Any``."""
     if not isinstance(node.value, dict):
         return node.plain(), []
-    fields = _fields_by_key(model)
+    plans = _plans_by_key(model)
     problems: list[_Problem] = []
     data: dict[str, Any] = {}
     for key, child in node.value.items():
-        annotation = fields.get(key)
-        data[key] = (
-            child.plain()
-            if annotation is None
-            else _prepare(annotation, child, scope, (key,), problems)
-        )
+        data[key] = _prepare(plans.get(key, _PLAIN), child, scope, (key,), problems)
     return data, problems
 
 
@@ -133,18 +128,49 @@ def _per_model(compute: Callable[[type[BaseModel]], T]) -> Callable[[type[BaseMo
     return cached
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """How one value is prepared for pydantic, read once from its field's type."""
+
+    #: The value takes expressions of this kind.
+    marker: Expression | None = None
+    #: The value is typed ``Any``: pydantic gets the located node itself.
+    located: bool = False
+    #: ``list[X]``: each item is prepared by X's plan.
+    items: _Plan | None = None
+    #: ``dict[str, X]``: each value is prepared by X's plan.
+    values: _Plan | None = None
+
+
+#: A value that is handed to pydantic as plain data.
+_PLAIN = _Plan()
+
+
+def _plan(annotation: Any) -> _Plan:
+    marker, inner = _unwrap(annotation)
+    if marker is not None:
+        return _Plan(marker=marker)
+    if inner is Any:
+        return _Plan(located=True)
+    origin, args = get_origin(inner), get_args(inner)
+    if origin is list:
+        return _Plan(items=_plan(args[0] if args else Any))
+    if origin is dict:
+        return _Plan(values=_plan(args[1] if args else Any))
+    return _PLAIN
+
+
 @_per_model
-def _fields_by_key(model: type[BaseModel]) -> dict[str, Any]:
-    """Each key a mapping may use for a field (its alias, and its name where allowed),
-    with the field's whole annotation (markers included)."""
+def _plans_by_key(model: type[BaseModel]) -> dict[str, _Plan]:
+    """The plan of each key a mapping may use for a field: its alias, and its name where
+    the model allows that."""
     by_name = bool(model.model_config.get("populate_by_name"))
-    keys: dict[str, Any] = {}
+    plans: dict[str, _Plan] = {}
     for name, info in model.model_fields.items():
-        annotation = info.rebuild_annotation()
-        keys[info.alias or name] = annotation
+        plans[info.alias or name] = plan = _plan(info.rebuild_annotation())
         if by_name or info.alias is None:
-            keys[name] = annotation
-    return keys
+            plans[name] = plan
+    return plans
 
 
 @_per_model
@@ -164,21 +190,17 @@ def _rank(ranks: dict[str, int], loc: Loc) -> tuple[int, int]:
     return position, item
 
 
-def _prepare(annotation: Any, node: Located, scope: Scope, loc: Loc, out: list[_Problem]) -> Any:
-    """One value for pydantic: evaluated where ``annotation`` takes expressions."""
-    marker, inner = _unwrap(annotation)
+def _prepare(plan: _Plan, node: Located, scope: Scope, loc: Loc, out: list[_Problem]) -> Any:
+    """One value for pydantic, prepared as its ``plan`` says (expressions evaluated)."""
     value = node.value
-    if marker is not None:
-        return _evaluate(marker, node, scope, loc, out)
-    if inner is Any:
+    if plan.marker is not None:
+        return _evaluate(plan.marker, node, scope, loc, out)
+    if plan.located:
         return node
-    origin, args = get_origin(inner), get_args(inner)
-    if origin is list and isinstance(value, list):
-        item = args[0] if args else Any
-        return [_prepare(item, child, scope, (*loc, i), out) for i, child in enumerate(value)]
-    if origin is dict and isinstance(value, dict):
-        item = args[1] if args else Any
-        return {k: _prepare(item, child, scope, (*loc, k), out) for k, child in value.items()}
+    if plan.items is not None and isinstance(value, list):
+        return [_prepare(plan.items, item, scope, (*loc, i), out) for i, item in enumerate(value)]
+    if plan.values is not None and isinstance(value, dict):
+        return {k: _prepare(plan.values, v, scope, (*loc, k), out) for k, v in value.items()}
     return node.plain()
 
 
