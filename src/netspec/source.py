@@ -328,6 +328,30 @@ def _locate(node: Any, where: Located, *, depth: int, budget: list[int]) -> Loca
     """
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+    _refuse_exotic(node, where, depth, budget)
+    if type(node) is CommentedMap:
+        where.value = _locate_mapping(node, where, depth=depth, budget=budget)
+    elif type(node) is CommentedSeq:
+        where.value = _locate_items(node, where, depth=depth, budget=budget)
+    elif node is None or isinstance(node, bool):
+        where.value = node
+    elif isinstance(node, int):
+        where.value = int(node)  # ruamel's scalar types, as plain Python values
+    elif isinstance(node, float):
+        where.value = float(node)
+    elif isinstance(node, str):
+        where.value = str(node)
+    else:
+        raise SourceError(
+            f"unsupported YAML value of type '{type(node).__name__}': use numbers, strings, "
+            "lists and mappings",
+            where.span,
+        )
+    return where
+
+
+def _refuse_exotic(node: Any, where: Located, depth: int, budget: list[int]) -> None:
+    """Refuse alias bombs, excessive nesting and tags (which other loaders run as code)."""
     budget[0] -= 1
     if budget[0] < 0:
         raise SourceError(
@@ -346,41 +370,32 @@ def _locate(node: Any, where: Located, *, depth: int, budget: list[int]) -> Loca
             where.span,
             hint="remove the tag; netspec never constructs objects from tags",
         )
+
+
+def _locate_mapping(
+    node: Any, where: Located, *, depth: int, budget: list[int]
+) -> dict[str, Located]:
     source = where.span.source
-    if type(node) is CommentedMap:
-        children: dict[str, Located] = {}
-        for key in node:
-            if not isinstance(key, str):
-                raise SourceError(
-                    f"mapping keys must be strings, not {_describe(_plainish(key))}",
-                    where.span,
-                )
-            (kl, kc), (vl, vc) = node.lc.key(key), node.lc.value(key)
-            child = Located(None, Span(source, vl + 1, vc + 1), Span(source, kl + 1, kc + 1), key)
-            children[str(key)] = _locate(node[key], child, depth=depth + 1, budget=budget)
-        where.value = children
-    elif type(node) is CommentedSeq:
-        items: list[Located] = []
-        for i, item in enumerate(node):
-            il, ic = node.lc.item(i)
-            child = Located(None, Span(source, il + 1, ic + 1), name=i)
-            items.append(_locate(item, child, depth=depth + 1, budget=budget))
-        where.value = items
-    elif node is None or isinstance(node, bool):
-        where.value = node
-    elif isinstance(node, int):
-        where.value = int(node)
-    elif isinstance(node, float):
-        where.value = float(node)
-    elif isinstance(node, str):
-        where.value = str(node)
-    else:
-        raise SourceError(
-            f"unsupported YAML value of type '{type(node).__name__}': use numbers, strings, "
-            "lists and mappings",
-            where.span,
-        )
-    return where
+    children: dict[str, Located] = {}
+    for key in node:
+        if not isinstance(key, str):
+            raise SourceError(
+                f"mapping keys must be strings, not {_describe(_plainish(key))}", where.span
+            )
+        (kl, kc), (vl, vc) = node.lc.key(key), node.lc.value(key)
+        child = Located(None, Span(source, vl + 1, vc + 1), Span(source, kl + 1, kc + 1), key)
+        children[str(key)] = _locate(node[key], child, depth=depth + 1, budget=budget)
+    return children
+
+
+def _locate_items(node: Any, where: Located, *, depth: int, budget: list[int]) -> list[Located]:
+    source = where.span.source
+    items: list[Located] = []
+    for i, item in enumerate(node):
+        il, ic = node.lc.item(i)
+        child = Located(None, Span(source, il + 1, ic + 1), name=i)
+        items.append(_locate(item, child, depth=depth + 1, budget=budget))
+    return items
 
 
 def _plainish(value: Any) -> Any:

@@ -360,11 +360,15 @@ def _param(block: str, name: str, node: Located) -> Param:
             "'name' names the module; in_channels, in_height and in_width are the block's "
             "input sizes, always in scope",
         )
+    param = _declaration(owner, name, node)
+    if not param.required and not _has_expression(param.default.plain()):
+        param.check(param.default, Scope(), owner)
+    return param
+
+
+def _declaration(owner: str, name: str, node: Located) -> Param:
+    """A param as declared: a type (``int``), a default (``1``) or ``{type, default, ...}``."""
     raw = node.value
-    kind: str | None = None
-    default: Any = _REQUIRED
-    lo = hi = None
-    description = None
     if isinstance(raw, str):
         if raw not in PARAM_TYPES:
             raise SchemaError(
@@ -374,38 +378,39 @@ def _param(block: str, name: str, node: Located) -> Param:
                 or "write int, float, bool or ints; for an expression default write "
                 f"'{name}: {{type: int, default: {raw}}}'",
             )
-        kind = raw
-    elif isinstance(raw, dict):
+        return Param(name, raw, _REQUIRED, None, None, None, node.key_span())
+    if isinstance(raw, dict):
         spec = validate(ParamSpec, node, f"{owner}: param '{name}'")
         assert isinstance(spec, ParamSpec)
-        kind, lo, hi, description = spec.type, spec.min, spec.max, spec.description
-        if spec.default is not None and spec.default.value is not None:
-            default = spec.default
-        if kind is None and default is _REQUIRED:
+        given = spec.default is not None and spec.default.value is not None
+        if spec.type is None and not given:
             raise SchemaError(
                 f"{owner}: param '{name}' needs a 'type' or a 'default'", node.key_span()
             )
-    elif raw is None:
+        kind = spec.type or _type_of_default(owner, name, spec.default)
+        default = spec.default if given else _REQUIRED
+        return Param(name, kind, default, spec.min, spec.max, spec.description, node.key_span())
+    if raw is None:
         raise SchemaError(
             f"{owner}: param '{name}' needs a type or a default",
             node.key_span(),
             f"write '{name}: int' (required) or '{name}: 1' (default 1)",
         )
-    else:
-        default = node
+    kind = _type_of_default(owner, name, node)
+    return Param(name, kind, node, None, None, None, node.key_span())
+
+
+def _type_of_default(owner: str, name: str, default: Located) -> str:
+    """The type a default implies (``1`` is an int); expressions need a stated type."""
+    kind = _type_of(default.value)
     if kind is None:
-        kind = _type_of(default.value)
-        if kind is None:
-            raise SchemaError(
-                f"{owner}: the default of param '{name}' must be a number, true/false or a "
-                f"list of integers, got {describe(default.plain())}",
-                default.span,
-                f"for an expression default write '{name}: {{type: int, default: ...}}'",
-            )
-    param = Param(name, kind, default, lo, hi, description, node.key_span())
-    if not param.required and not _has_expression(default.plain()):
-        param.check(default, Scope(), owner)
-    return param
+        raise SchemaError(
+            f"{owner}: the default of param '{name}' must be a number, true/false or a "
+            f"list of integers, got {describe(default.plain())}",
+            default.span,
+            f"for an expression default write '{name}: {{type: int, default: ...}}'",
+        )
+    return kind
 
 
 def _type_of(value: Any) -> str | None:
