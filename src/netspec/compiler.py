@@ -159,7 +159,7 @@ def _section(root: Located, key: str) -> Located:
     """The mapping under ``key`` (an empty one, located at the document, when absent)."""
     node = root.get(key)
     if node is None or node.value is None:
-        return Located({}, root.span)
+        return root.with_value({})
     return node
 
 
@@ -347,11 +347,11 @@ class _Compiler:
         raw = layer.value
         if isinstance(raw, str):
             span = layer.span if layer.borrowed else layer.spanning(len(raw))
-            return raw, Located({}, layer.span, layer.key, layer.name), span
+            return raw, layer.with_value({}), span
         if isinstance(raw, dict) and len(raw) == 1:
             kind, written = next(iter(raw.items()))
             if written.value is None:
-                written = Located({}, written.span, written.key, written.name)
+                written = written.with_value({})
             return kind, written, layer.span if layer.borrowed else layer.key_span((kind,))
         if isinstance(raw, dict):
             keys = ", ".join(f"'{k}'" for k in raw)
@@ -378,7 +378,7 @@ class _Compiler:
         if not isinstance(block, UserBlock):
             field = next((f for f in ("layers", "branches") if f in block.args.model_fields), None)
         if isinstance(written.value, list) and field is not None:
-            return Located({field: written}, written.span, written.key, written.name)
+            return written.with_value({field: written})
         raise SchemaError(
             f"{kind}: its fields must be a mapping such as "
             f"'{block.example}', not {describe(written.plain())}",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
@@ -50,7 +49,6 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-@dataclass(frozen=True)
 class Expression:
     """Marks a field whose strings are expressions over the scope, and what they stand for.
 
@@ -58,11 +56,16 @@ class Expression:
     expression for the whole value (a list param, ``c2: c``) or one per item of a written
     list (``kernel: [k, 2 * k]``). ``bool``: a name of a boolean param (``bias: use_bias``);
     a string that does not evaluate to true or false is left for the validator to refuse.
+    ``words`` are strings that are values of the field, not expressions (``padding: same``).
     """
 
-    holds: Literal["number", "numbers", "bool"]
-    #: Strings that are values of the field, not expressions (``padding: same``).
-    words: tuple[str, ...] = ()
+    __slots__ = ("holds", "words")
+
+    def __init__(
+        self, holds: Literal["number", "numbers", "bool"], words: tuple[str, ...] = ()
+    ) -> None:
+        self.holds = holds
+        self.words = words
 
 
 def _invalid(kind: str, template: str, **context: Any) -> PydanticCustomError:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,45 +30,75 @@ Step = str | int
 
 
 class Located:
-    """A value of a spec and where it is written.
+    """A value of a spec and where it is written: file, line and column.
 
     A scalar's ``value`` is plain (a number, string, boolean or None); a mapping's is a
-    ``dict`` of located values and a list's a ``list`` of located items. ``span`` is where
-    the value starts; ``key`` where the key that introduces it starts (values of mappings
-    only); ``name`` is that key, or the item's index in its list. A node that netspec made
-    itself (a layer that a block adds) *borrows* the span of the node that made it
-    (:meth:`borrow`, as Lark's ``Token.new_borrow_pos``), so it can always be pointed at.
+    ``dict`` of located values and a list's a ``list`` of located items. :attr:`span` is
+    where the value starts; :attr:`key` where the key that introduces it starts (values of
+    mappings only); ``name`` is that key, or the item's index in its list. A node that
+    netspec made itself (a layer that a block adds) *borrows* the span of the node that
+    made it (:meth:`borrow`, as Lark's ``Token.new_borrow_pos``), so it can always be
+    pointed at. Positions are kept as numbers and made into spans when asked for: a spec
+    has thousands of nodes and only the ones that are reported need a span.
     """
 
-    __slots__ = ("borrowed", "key", "name", "span", "value")
+    __slots__ = ("borrowed", "col", "key_at", "line", "name", "source", "value", "width")
 
     def __init__(
         self,
         value: Any,
-        span: Span,
-        key: Span | None = None,
+        source: SourceText,
+        line: int,
+        col: int,
+        key_at: tuple[int, int] | None = None,
         name: Step | None = None,
-        *,
+        width: int = 1,
         borrowed: bool = False,
     ) -> None:
         self.value = value
-        self.span = span
-        self.key = key
+        self.source = source
+        self.line = line
+        self.col = col
+        #: Line and column of the key that introduces this value, if any.
+        self.key_at = key_at
         self.name = name
+        #: Caret width of :attr:`span` (wider than 1 only for a borrowed span).
+        self.width = width
         #: Whether this node was made by netspec rather than written (its span is borrowed).
         self.borrowed = borrowed
 
     def __repr__(self) -> str:
         return f"Located({self.plain()!r} at {self.span})"
 
+    @property
+    def span(self) -> Span:
+        """Where the value starts."""
+        return Span(self.source, self.line, self.col, self.width)
+
+    @property
+    def key(self) -> Span | None:
+        """Where the key that introduces the value starts (None for list items)."""
+        return Span(self.source, *self.key_at) if self.key_at is not None else None
+
     @classmethod
     def borrow(cls, data: Any, span: Span) -> Located:
         """Plain ``data`` as located nodes that all point at ``span``."""
-        if isinstance(data, dict):
-            data = {k: cls.borrow(v, span) for k, v in data.items()}
-        elif isinstance(data, (list, tuple)):
-            data = [cls.borrow(item, span) for item in data]
-        return cls(data, span, span, borrowed=True)
+        source, line, col, width = span.source, span.line, span.col, span.length
+        key_at = (line, col)
+
+        def located(value: Any) -> Located:
+            if isinstance(value, dict):
+                value = {k: located(v) for k, v in value.items()}
+            elif isinstance(value, (list, tuple)):
+                value = [located(item) for item in value]
+            return cls(value, source, line, col, key_at, None, width, True)
+
+        return located(data)
+
+    def with_value(self, value: Any) -> Located:
+        """Another value at this node's place (an empty mapping for ``- relu``, say)."""
+        place = (self.source, self.line, self.col, self.key_at, self.name, self.width)
+        return Located(value, *place, self.borrowed)
 
     def plain(self) -> Any:
         """The value as plain Python data, positions dropped."""
@@ -108,12 +138,13 @@ class Located:
         """
         node = self.at(path)
         last = path[-1] if path else self.name
+        line, col = node.key_at or (node.line, node.col)
         width = max(1, len(str(last))) if last is not None else 1
-        return replace(node.key or node.span, length=width)
+        return Span(node.source, line, col, width)
 
     def spanning(self, length: int) -> Span:
         """This node's span with a caret ``length`` characters wide."""
-        return replace(self.span, length=max(1, length))
+        return Span(self.source, self.line, self.col, max(1, length))
 
 
 @dataclass
@@ -185,7 +216,7 @@ def read_text(text: str, *, name: str = "<spec>", json_format: bool = False) -> 
         _check_json_syntax(text, source)
     tree = _parse_yaml(text, source, "JSON" if json_format else "YAML")
     # The document itself is located at its first character, whatever comments precede it.
-    root = _locate(tree, Located(None, Span(source, 1, 1)), depth=0, budget=[MAX_NODES])
+    root = _locate(tree, Located(None, source, 1, 1), depth=0, budget=[MAX_NODES])
     if not isinstance(root.value, dict):
         kind = _describe(root.plain())
         raise SourceError(
@@ -375,7 +406,7 @@ def _refuse_exotic(node: Any, where: Located, depth: int, budget: list[int]) -> 
 def _locate_mapping(
     node: Any, where: Located, *, depth: int, budget: list[int]
 ) -> dict[str, Located]:
-    source = where.span.source
+    source = where.source
     children: dict[str, Located] = {}
     for key in node:
         if not isinstance(key, str):
@@ -383,17 +414,17 @@ def _locate_mapping(
                 f"mapping keys must be strings, not {_describe(_plainish(key))}", where.span
             )
         (kl, kc), (vl, vc) = node.lc.key(key), node.lc.value(key)
-        child = Located(None, Span(source, vl + 1, vc + 1), Span(source, kl + 1, kc + 1), key)
+        child = Located(None, source, vl + 1, vc + 1, (kl + 1, kc + 1), key)
         children[str(key)] = _locate(node[key], child, depth=depth + 1, budget=budget)
     return children
 
 
 def _locate_items(node: Any, where: Located, *, depth: int, budget: list[int]) -> list[Located]:
-    source = where.span.source
+    source = where.source
     items: list[Located] = []
     for i, item in enumerate(node):
         il, ic = node.lc.item(i)
-        child = Located(None, Span(source, il + 1, ic + 1), name=i)
+        child = Located(None, source, il + 1, ic + 1, name=i)
         items.append(_locate(item, child, depth=depth + 1, budget=budget))
     return items
 

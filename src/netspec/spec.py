@@ -9,7 +9,7 @@ torch is imported only when ``build`` is called.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,9 +20,11 @@ if TYPE_CHECKING:
     import torch
 
 
-@dataclass
 class Spec(CompiledSpec):
-    """A compiled spec (shapes, params, the node tree) that builds its ``nn.Module``."""
+    """A compiled spec (shapes, params, the node tree) that builds its ``nn.Module``.
+
+    It adds behaviour only, no fields: ``CompiledSpec``'s dataclass methods serve it.
+    """
 
     @classmethod
     def of(cls, compiled: CompiledSpec) -> Spec:

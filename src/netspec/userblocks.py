@@ -324,7 +324,7 @@ class _Loader:
                 notes=[("first defined here", self.found.blocks[name].span)],
             )
         if isinstance(node.value, list):  # 'name: [layers]': a block without params
-            node = Located({"layers": node}, node.span, node.key, node.name)
+            node = node.with_value({"layers": node})
         definition = validate(BlockDef, node, f"block '{name}'")
         assert isinstance(definition, BlockDef)
         params = [_param(name, pname, value) for pname, value in definition.params.items()]

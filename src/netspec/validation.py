@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import types
 import weakref
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, NamedTuple, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -34,8 +33,7 @@ Loc = tuple[Step, ...]
 T = TypeVar("T")
 
 
-@dataclass
-class _Problem:
+class _Problem(NamedTuple):
     """An expression that failed, with the field it is in and where its text is."""
 
     loc: Loc
@@ -128,8 +126,7 @@ def _per_model(compute: Callable[[type[BaseModel]], T]) -> Callable[[type[BaseMo
     return cached
 
 
-@dataclass(frozen=True)
-class _Plan:
+class _Plan(NamedTuple):
     """How one value is prepared for pydantic, read once from its field's type."""
 
     #: The value takes expressions of this kind.
@@ -146,8 +143,10 @@ class _Plan:
 _PLAIN = _Plan()
 
 
-def _plan(annotation: Any) -> _Plan:
+def _plan(annotation: Any, metadata: Sequence[Any] = ()) -> _Plan:
+    """The plan of a value of type ``annotation`` (with pydantic's field ``metadata``)."""
     marker, inner = _unwrap(annotation)
+    marker = next((m for m in metadata if isinstance(m, Expression)), marker)
     if marker is not None:
         return _Plan(marker=marker)
     if inner is Any:
@@ -167,7 +166,7 @@ def _plans_by_key(model: type[BaseModel]) -> dict[str, _Plan]:
     by_name = bool(model.model_config.get("populate_by_name"))
     plans: dict[str, _Plan] = {}
     for name, info in model.model_fields.items():
-        plans[info.alias or name] = plan = _plan(info.rebuild_annotation())
+        plans[info.alias or name] = plan = _plan(info.annotation, info.metadata)
         if by_name or info.alias is None:
             plans[name] = plan
     return plans
@@ -193,14 +192,20 @@ def _rank(ranks: dict[str, int], loc: Loc) -> tuple[int, int]:
 def _prepare(plan: _Plan, node: Located, scope: Scope, loc: Loc, out: list[_Problem]) -> Any:
     """One value for pydantic, prepared as its ``plan`` says (expressions evaluated)."""
     value = node.value
-    if plan.marker is not None:
-        return _evaluate(plan.marker, node, scope, loc, out)
     if plan.located:
         return node
-    if plan.items is not None and isinstance(value, list):
-        return [_prepare(plan.items, item, scope, (*loc, i), out) for i, item in enumerate(value)]
-    if plan.values is not None and isinstance(value, dict):
-        return {k: _prepare(plan.values, v, scope, (*loc, k), out) for k, v in value.items()}
+    if isinstance(value, list):
+        if plan.marker is not None:
+            return _evaluate(plan.marker, node, scope, loc, out)
+        if plan.items is not None:
+            return [_prepare(plan.items, v, scope, (*loc, i), out) for i, v in enumerate(value)]
+    elif isinstance(value, dict):
+        if plan.values is not None:
+            return {k: _prepare(plan.values, v, scope, (*loc, k), out) for k, v in value.items()}
+    elif isinstance(value, str) and plan.marker is not None:
+        return _evaluate(plan.marker, node, scope, loc, out)
+    else:
+        return value  # a number, a boolean or null: nothing to evaluate
     return node.plain()
 
 
@@ -227,19 +232,19 @@ def _unwrap(annotation: Any) -> tuple[Expression | None, Any]:
 def _evaluate(
     marker: Expression, node: Located, scope: Scope, loc: Loc, out: list[_Problem]
 ) -> Any:
-    """Evaluate the expressions of one marked value (see :class:`Expression`)."""
+    """Evaluate the expressions of one marked string or list (see :class:`Expression`)."""
     value = node.value
-    if marker.holds == "bool":
-        if isinstance(value, str):
-            try:
-                result = scope.evaluate(value)
-            except ExpressionProblem:
-                return value
-            return result if isinstance(result, bool) else value
+    if isinstance(value, list):
+        if marker.holds == "numbers":
+            return [_one(item, scope, loc, out) for item in value]
         return node.plain()
-    if marker.holds == "numbers" and isinstance(value, list):
-        return [_one(item, scope, loc, out) for item in value]
-    return _one(node, scope, loc, out) if value not in marker.words else value
+    if marker.holds == "bool":
+        try:
+            result = scope.evaluate(value)
+        except ExpressionProblem:
+            return value
+        return result if isinstance(result, bool) else value
+    return value if value in marker.words else _one(node, scope, loc, out)
 
 
 def _one(node: Located, scope: Scope, loc: Loc, out: list[_Problem]) -> Any:

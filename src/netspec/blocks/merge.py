@@ -14,7 +14,7 @@ exactly the module names of a hand-written block such as the seed's ``Inception`
 
 from __future__ import annotations
 
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from pydantic import Field
 
@@ -24,6 +24,7 @@ from .api import (
     Inferred,
     LayerArgs,
     LayerList,
+    Located,
     Node,
     SchemaError,
     Shape,
@@ -35,10 +36,14 @@ from .api import (
 )
 
 
-class Merge(LayerArgs):
-    """Branches from one input, merged into one output (the rule ``concat`` and ``add`` share)."""
+class _Merge:
+    """The rule ``concat`` and ``add`` share: branches from one input, merged into one output.
 
-    branches: list[LayerList]
+    A mixin rather than a model of its own: each kind declares its fields itself.
+    """
+
+    if TYPE_CHECKING:
+        branches: list[list[Located]]
 
     def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
         mode = "add" if isinstance(self, Add) else "concat"
@@ -76,7 +81,7 @@ class Merge(LayerArgs):
 
 
 @kind("concat", example="concat: {branches: [[conv: {out: 64, kernel: 1}], []]}")
-class Concat(Merge):
+class Concat(_Merge, LayerArgs):
     """Run every branch on the same input; concatenate their outputs on channels."""
 
     branches: list[LayerList] = Field(
@@ -90,7 +95,7 @@ class Concat(Merge):
     "add",
     example="add: {projection: conv, branches: [[conv: {out: 64, kernel: 3, padding: 1}], []]}",
 )
-class Add(Merge):
+class Add(_Merge, LayerArgs):
     """Run every branch on the same input; add their outputs (a residual connection)."""
 
     branches: list[LayerList] = Field(
@@ -156,7 +161,7 @@ def _check_names(branches: list[list[Node]]) -> None:
 
 def _mismatch(
     ctx: ShapeContext,
-    args: Merge,
+    args: _Merge,
     branches: list[list[Node]],
     outs: list[Shape],
     index: int,
