@@ -35,7 +35,7 @@ from torch import nn
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from netspec.compiler import compile_spec  # noqa: E402
+from netspec import compile_spec  # noqa: E402
 from netspec.data import IDX_FILES, Batches, load_fashion_mnist, write_idx  # noqa: E402
 from netspec.optimize import compile_model  # noqa: E402
 from netspec.train.loop import initialize_weights, make_optimizer, train_epoch  # noqa: E402

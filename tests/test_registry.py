@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import netspec
-from netspec import registry
-from netspec.registry import Block, DuplicateBlockError
+from netspec.blocks import registry
+from netspec.blocks.registry import Block, DuplicateBlockError
 from netspec.runtime import quiet_jit
 from netspec.schema import LayerArgs
 
@@ -33,7 +33,7 @@ def test_a_new_block_touches_one_place() -> None:
         Block(
             "identity_test",
             Identity,
-            lambda a, s, c: __import__("netspec.shapes", fromlist=["Inferred"]).Inferred(s),
+            lambda a, s, c: __import__("netspec.ir", fromlist=["Inferred"]).Inferred(s),
             build,
             "",
             "identity_test",

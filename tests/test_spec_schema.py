@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT
-from netspec import registry
+from netspec.blocks import registry
 from netspec.cli import main
 from netspec.langschema import SCHEMA_PATH, schema_text, spec_json_schema
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from conftest import SPECS, cli_env
-from netspec.compiler import compile_spec
+from netspec import compile_spec
 from netspec.train.runner import evaluate_weights
 from train_support import write_fashion_mnist
 

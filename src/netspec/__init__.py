@@ -11,12 +11,12 @@ Importing netspec does not import torch; building and exporting do.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .compiler import CompiledSpec, compile_spec
+from .compiler import CompiledSpec
 from .errors import (
     ArtifactError,
     BuildError,
+    DataError,
+    DeviceError,
     ExportError,
     ExpressionError,
     InputError,
@@ -26,6 +26,8 @@ from .errors import (
     SourceError,
     UsageError,
 )
+from .spec import Spec, compile_spec
+from .version import __version__
 
 #: ``netspec.load`` is the short name of :func:`compile_spec`.
 load = compile_spec
@@ -34,6 +36,8 @@ __all__ = [
     "ArtifactError",
     "BuildError",
     "CompiledSpec",
+    "DataError",
+    "DeviceError",
     "ExportError",
     "ExpressionError",
     "InputError",
@@ -41,6 +45,7 @@ __all__ = [
     "SchemaError",
     "ShapeError",
     "SourceError",
+    "Spec",
     "UsageError",
     "__version__",
     "compile_spec",

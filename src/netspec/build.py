@@ -8,33 +8,34 @@ hand-written model with the same structure loads with ``strict=True``.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 from torch import nn
 
-from . import registry
-from .shapes import Node
+from .ir import Node
 
-if TYPE_CHECKING:
-    from .compiler import CompiledSpec
+
+class NodeTree(Protocol):
+    """What building needs: the root of a compiled network (a ``CompiledSpec`` has it)."""
+
+    root: Node
 
 
 def build_node(node: Node) -> nn.Module:
     """Build one node (and, through its block's builder, its children).
 
     The compiler records on each node the block that builds it, because a user block's
-    kind is not in the registry (it builds as a sequence, or as the one layer it holds).
+    kind is not a built-in one (it builds as a sequence, or as the one layer it holds).
     """
-    block = node.block or registry.lookup(node.kind)
-    assert block is not None, node.kind
-    module = block.build(node, build_node)
+    assert node.block is not None, node.kind
+    module = node.block.build(node, build_node)
     assert isinstance(module, nn.Module)
     return module
 
 
 def build_model(
-    spec: CompiledSpec,
+    spec: NodeTree,
     seed: int | None = None,
     *,
     fast: bool = False,

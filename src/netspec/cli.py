@@ -13,9 +13,9 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from . import __version__
 from .commands import COMMANDS
 from .errors import NetspecError
+from .version import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:

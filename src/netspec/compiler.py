@@ -1,20 +1,22 @@
 """The front end: spec file → validated, shape-inferred :class:`CompiledSpec` (no torch).
 
-This module only sequences the stages — source, schema, expressions, shapes — and keeps the
-bookkeeping that ties them to the file (which line a layer came from, which layer produced
-the shape that reached the next one). Each block's own rules live in ``blocks/``; blocks
-that a spec defines itself are loaded by :mod:`netspec.userblocks` and expanded here.
+This module only sequences the stages — source, schema and expressions
+(:mod:`netspec.validation`), shapes — over the located nodes of a spec, and keeps the
+bookkeeping that ties them together: the scope of names each layer is validated in, and
+which layer produced the shape that reached the next one. Each kind's own rules live in
+:mod:`netspec.blocks`, which this module imports explicitly; blocks that a spec defines
+itself are loaded by :mod:`netspec.userblocks` and expanded here. The back end
+(:mod:`netspec.build` and after) takes a :class:`CompiledSpec`; this module never imports it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-from pydantic import ValidationError
-
-from . import registry
+from . import blocks
 from .errors import (
     Diagnostic,
     ExpressionError,
@@ -25,16 +27,14 @@ from .errors import (
     UsageError,
     did_you_mean,
 )
-from .expressions import ExpressionProblem, Number, Value, evaluate
+from .expressions import ExpressionProblem, Number, Scope
+from .ir import Inferred, Node, assign_receptive_fields
 from .recipe import TrainRecipe
-from .registry import Block
-from .schema import SpecHeader, describe, expression_span, is_identifier, validate_model
-from .shapes import Inferred, Node, Shape, assign_receptive_fields, format_shape, numel
-from .source import Document, PathKey, from_mapping, read_path, read_text
-from .userblocks import BlockScope, UserBlock, load_scope, with_note
-
-if TYPE_CHECKING:
-    import torch
+from .schema import SpecHeader, describe, is_identifier
+from .shapes import Shape, format_shape, numel
+from .source import Document, Located, Step, from_mapping, read_path, read_text
+from .userblocks import UserBlock, UserBlocks, load_user_blocks, with_note
+from .validation import expression_span, validate
 
 #: Largest height/width accepted for an input sample.
 MAX_INPUT_SIDE = 16384
@@ -47,7 +47,11 @@ MAX_MODULES = 100_000
 
 @dataclass
 class CompiledSpec:
-    """A spec that passed every front-end check: the node tree plus what the back end needs."""
+    """A spec that passed every front-end check: the node tree plus what the back end needs.
+
+    It is plain data and never imports torch; :func:`netspec.load` returns it with a
+    ``build`` method (:class:`netspec.spec.Spec`).
+    """
 
     name: str
     input_shape: Shape
@@ -84,96 +88,82 @@ class CompiledSpec:
         """Every module below the root as (depth, node), in module-tree order."""
         return self.root.walk()
 
-    def build(
-        self, seed: int | None = None, *, fast: bool = False, device: str | None = None
-    ) -> torch.nn.Module:
-        """Build the ``nn.Module`` (imports torch); ``seed`` makes the weights reproducible.
 
-        ``fast`` applies :func:`netspec.optimize.speed_up` for ``device`` (same state_dict
-        keys and numerics, faster training and inference).
-        """
-        from .build import build_model
-
-        return build_model(self, seed=seed, fast=fast, device=device)
-
-
-def compile_spec(
-    source: str | Path | dict[str, Any],
-    params: dict[str, Number] | None = None,
-) -> CompiledSpec:
-    """Compile a spec given as a path, as YAML/JSON text, or as a dict.
+def read_spec(source: str | Path | dict[str, Any]) -> Document:
+    """Read a spec given as a path, as YAML/JSON text, or as a dict.
 
     A ``str`` containing a newline or starting with ``{`` is taken as spec text; any other
-    ``str`` is a path. ``params`` override the spec's param defaults (as ``--set`` does).
+    ``str`` is a path.
     """
     if isinstance(source, dict):
-        doc = from_mapping(source)
-    elif isinstance(source, Path):
-        doc = read_path(source)
-    elif isinstance(source, str) and ("\n" in source or source.lstrip().startswith("{")):
-        doc = read_text(source, name="<string>")
-    elif isinstance(source, str):
-        doc = read_path(source)
-    else:
-        raise TypeError(
-            f"compile_spec takes a path, spec text or dict, not {type(source).__name__}"
-        )
-    return compile_document(doc, params)
+        return from_mapping(source)
+    if isinstance(source, Path):
+        return read_path(source)
+    if isinstance(source, str) and ("\n" in source or source.lstrip().startswith("{")):
+        return read_text(source, name="<string>")
+    if isinstance(source, str):
+        return read_path(source)
+    raise TypeError(f"compile_spec takes a path, spec text or dict, not {type(source).__name__}")
 
 
 def compile_document(doc: Document, overrides: dict[str, Number] | None = None) -> CompiledSpec:
-    """Run the schema, expression and shape stages over a loaded document."""
-    header = validate_model(SpecHeader, doc.data, doc, (), "spec")
+    """Run the schema, expression and shape stages over a loaded document.
+
+    ``overrides`` replace the spec's param defaults (as ``--set`` does).
+    """
+    root = doc.root
+    header = validate(SpecHeader, root, "spec")
     assert isinstance(header, SpecHeader)
-    params = _resolve_params(header.params, doc, overrides or {})
-    input_shape = _input_shape(header.input, doc, params)
-    recipe = validate_model(TrainRecipe, header.train or {}, doc, ("train",), "train")
+    params = _resolve_params(header.params, overrides or {})
+    input_node = root.at(("input",))
+    input_shape = _input_shape(header.input, input_node, params)
+    recipe = validate(TrainRecipe, _section(root, "train"), "train")
     assert isinstance(recipe, TrainRecipe)
     if not header.layers:
         raise SchemaError(
             "spec: 'layers' is empty",
-            doc.span(("layers",)),
+            root.at(("layers",)).span,
             hint="add at least one layer, e.g. '- linear: {out: 10}'",
         )
-    scope = load_scope(doc, header.imports, header.blocks)
-    compiler = _Compiler(doc, dict(params), scope)
-    input_span = doc.span(("input",))
-    children = compiler.sequence(
-        [LayerItem.from_doc(raw, ("layers", i)) for i, raw in enumerate(header.layers)],
-        input_shape,
-        prefix="",
-        parent_span=doc.key_span(("layers",)),
-        producer=f"from the input at line {input_span.line}",
-    )
-    root = Node(
+    compiler = _Compiler(params, load_user_blocks(doc, header.imports, header.blocks))
+    producer = f"from the input at line {input_node.span.line}"
+    children = compiler.sequence(header.layers, input_shape, "", producer)
+    totals = Inferred.of(children)
+    root_node = Node(
         kind="network",
         name=header.name,
         path="",
         args=None,
         in_shape=input_shape,
-        out_shape=children[-1].out_shape,
-        params=sum(c.params for c in children),
-        macs=sum(c.macs for c in children),
-        span=doc.span(()),
+        out_shape=totals.out_shape,
+        params=totals.params,
+        macs=totals.macs,
+        span=root.span,
         children=children,
     )
     start = ((1, 1), (1, 1)) if len(input_shape) == 3 else None
-    root.rf = assign_receptive_fields(children, start)
+    root_node.rf = assign_receptive_fields(children, start)
     return CompiledSpec(
         name=header.name,
         input_shape=input_shape,
-        params=params,
+        params=params.as_dict(),  # type: ignore[arg-type]
         train=recipe,
-        root=root,
+        root=root_node,
         document=doc,
         description=header.description,
         classes=header.classes,
     )
 
 
-def _resolve_params(
-    declared: dict[str, Any], doc: Document, overrides: dict[str, Number]
-) -> dict[str, Number]:
+def _section(root: Located, key: str) -> Located:
+    """The mapping under ``key`` (an empty one, located at the document, when absent)."""
+    node = root.get(key)
+    if node is None or node.value is None:
+        return root.with_value({})
+    return node
+
+
+def _resolve_params(declared: dict[str, Located], overrides: dict[str, Number]) -> Scope:
     """Evaluate params in order (a default may use earlier params); apply overrides."""
     for name in overrides:
         if name not in declared:
@@ -183,211 +173,187 @@ def _resolve_params(
                 else "this spec declares no params"
             )
             raise UsageError(f"unknown param '{name}' in --set", hint=hint)
-    resolved: dict[str, Number] = {}
-    for name, value in declared.items():
-        path = ("params", name)
+    resolved = Scope()
+    for name, node in declared.items():
         if not is_identifier(name):
             raise SchemaError(
                 f"params: '{name}' is not a valid param name (letters, digits, _)",
-                doc.key_span(path),
+                node.key_span(),
             )
         if name in overrides:
-            resolved[name] = overrides[name]
+            resolved = resolved.extended({name: overrides[name]})
             continue
+        value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise SchemaError(
                 f"params: '{name}' must be a number or an expression, got {describe(value)}",
-                doc.span(path),
+                node.span,
             )
-        resolved[name] = _evaluate_at(value, resolved, doc, path, f"params: '{name}'")
+        resolved = resolved.extended({name: _evaluate(node, resolved, f"params: '{name}'")})
     return resolved
 
 
-def _evaluate_at(
-    value: Number | str, scope: dict[str, Number], doc: Document, path: PathKey, owner: str
-) -> Number:
-    if not isinstance(value, str):
-        return value
+def _evaluate(node: Located, scope: Scope, owner: str) -> Any:
+    """The value of a number or expression written at ``node``."""
+    if not isinstance(node.value, str):
+        return node.value
     try:
-        return evaluate(value, scope)
+        return scope.evaluate(node.value)
     except ExpressionProblem as problem:
-        span = expression_span(doc.span(path), problem.offset, problem.length)
+        span = expression_span(node.span, problem.offset, problem.length)
         raise ExpressionError(f"{owner}: {problem.message}", span, problem.hint) from None
 
 
-def _input_shape(raw: list[Any], doc: Document, params: dict[str, Number]) -> Shape:
-    path = ("input",)
-    if len(raw) not in (1, 3):
+def _input_shape(items: list[Located], node: Located, params: Scope) -> Shape:
+    if len(items) not in (1, 3):
         raise SchemaError(
             f"spec: 'input' must be [C, H, W] (an image) or [F] (flat features), "
-            f"got {len(raw)} number{'s' if len(raw) != 1 else ''}",
-            doc.span(path),
+            f"got {len(items)} number{'s' if len(items) != 1 else ''}",
+            node.span,
             hint="Fashion-MNIST images are 'input: [1, 28, 28]'",
         )
     dims = []
-    for i, value in enumerate(raw):
-        value = _evaluate_at(value, params, doc, (*path, i), "spec: 'input'")
+    for i, item in enumerate(items):
+        value = _evaluate(item, params, "spec: 'input'")
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise SchemaError(
-                f"spec: 'input' sizes must be integers, got {describe(value)}", doc.span((*path, i))
+                f"spec: 'input' sizes must be integers, got {describe(value)}", item.span
             )
         limit = MAX_INPUT_SIDE if i > 0 else 1 << 20
         if not 1 <= value <= limit:
             raise SchemaError(
-                f"spec: 'input' sizes must be between 1 and {limit}, got {value}",
-                doc.span((*path, i)),
+                f"spec: 'input' sizes must be between 1 and {limit}, got {value}", item.span
             )
         dims.append(value)
     return tuple(dims)
 
 
 @dataclass
-class LayerItem:
-    """A layer as written (with its document path) or as a block expanded it (no path)."""
-
-    raw: Any
-    doc_path: PathKey | None = None
-
-    @classmethod
-    def from_doc(cls, raw: Any, path: PathKey) -> LayerItem:
-        return cls(raw, path)
-
-    @classmethod
-    def synthesized(cls, kind: str, **args: Any) -> LayerItem:
-        """A layer that a block adds itself (vgg_block's convs, say)."""
-        return cls({kind: args} if args else kind)
-
-
-@dataclass
 class _Validated:
-    item: LayerItem
+    """One layer after the schema stage: its kind, block, arguments and where it is."""
+
+    layer: Located
     kind: str
-    block: Block | UserBlock
+    block: blocks.Block | UserBlock
     args: Any
+    #: Where the layer is reported: its kind as written.
     span: Span
-    args_path: PathKey | None
+    #: The layer's arguments as written (an empty mapping located at the layer if none).
+    written: Located
 
 
-@dataclass
-class InferContext:
-    """What a block's shape rule may use: errors located at its layer, and child layers."""
+class _LayerContext:
+    """What a kind's shape rule may use (:class:`netspec.ir.ShapeContext`), for one layer."""
 
-    compiler: _Compiler
-    kind: str
-    module_path: str
-    span: Span
-    args_path: PathKey | None
-    producer: str
-    children_made: list[Node] = field(default_factory=list)
+    def __init__(
+        self, compiler: _Compiler, entry: _Validated, module_path: str, producer: str
+    ) -> None:
+        self.compiler = compiler
+        self.kind = entry.kind
+        self.span = entry.span
+        self.module_path = module_path
+        self.written = entry.written
+        self.producer = producer
 
-    def fail(self, message: str, *, field: str | None = None, hint: str | None = None) -> NoReturn:
-        """Raise a :class:`ShapeError` at this layer (or at one of its fields)."""
-        span = self.span
-        if field is not None and self.args_path is not None:
-            span = self.compiler.doc.span((*self.args_path, field))
-        raise ShapeError(f"{self.kind}: {message}", span, hint)
+    def fail(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        hint: str | None = None,
+        at: Span | None = None,
+        notes: Sequence[tuple[str, Span | None]] = (),
+    ) -> NoReturn:
+        span = at or (self.where(field) if field is not None else self.span)
+        raise ShapeError(f"{self.kind}: {message}", span, hint, notes=list(notes))
 
     def came_from(self) -> str:
-        """Where the input shape of this layer was produced, for error messages."""
         return self.producer
 
+    def where(self, *path: Step) -> Span:
+        return self.written.at(path).span
+
+    def layer(self, kind: str, **args: Any) -> Located:
+        return Located.borrow({kind: args} if args else kind, self.span)
+
     def sequence(
-        self, items: list[LayerItem], in_shape: Shape, prefix: str = "", names: str = ""
+        self, layers: Sequence[Located], in_shape: Shape, *, prefix: str = "", names: str = ""
     ) -> list[Node]:
-        """Compile child layers in order (a block's expansion); paths nest under this one.
+        base = f"{self.module_path}.{prefix}"
+        return self.compiler.sequence(layers, in_shape, base, self.producer, names)
 
-        Unnamed layers are called ``{names}{index}``: ``0``, ``1``... by default, ``1_0``,
-        ``1_1``... for the second branch of a merge, whose layers share one namespace.
-        """
-        base = f"{self.module_path}.{prefix}" if prefix else f"{self.module_path}."
-        return self.compiler.sequence(items, in_shape, base, self.span, self.producer, names)
-
-    def items(self, field_name: str, raws: list[Any]) -> list[LayerItem]:
-        """Wrap the raw layers of a list field as items located in the file.
-
-        ``- group: [...]`` (list shorthand) puts the layers directly under the kind key,
-        ``- group: {layers: [...]}`` under the field; both are located correctly.
-        """
-        base = self._field_path(field_name)
-        if base is None:
-            return [LayerItem(raw) for raw in raws]
-        return [LayerItem.from_doc(raw, (*base, i)) for i, raw in enumerate(raws)]
-
-    def branch_items(self, field_name: str, index: int, raws: list[Any]) -> list[LayerItem]:
-        """Like :meth:`items` for branch ``index`` of a list-of-lists field (``branches``)."""
-        base = self._field_path(field_name)
-        if base is None:
-            return [LayerItem(raw) for raw in raws]
-        return [LayerItem.from_doc(raw, (*base, index, i)) for i, raw in enumerate(raws)]
-
-    def branch_span(self, field_name: str, index: int) -> Span:
-        """Where branch ``index`` of a list-of-lists field is written (this layer's span
-        when the layer was synthesized)."""
-        base = self._field_path(field_name)
-        doc = self.compiler.doc
-        if base is None or (*base, index) not in doc.value_pos:
-            return self.span
-        return doc.span((*base, index))
-
-    def _field_path(self, field_name: str) -> PathKey | None:
-        """Document path of a list field's value: under the field, or directly under the
-        kind for the list shorthand; None when the layer was synthesized by a block."""
-        if self.args_path is None:
-            return None
-        base = (*self.args_path, field_name)
-        return base if base in self.compiler.doc.value_pos else self.args_path
-
-    def child(self, name: str, item: LayerItem, in_shape: Shape) -> Node:
-        """Compile one named child module (a branch layer of inception, say)."""
-        return self.compiler.one(
-            item, in_shape, f"{self.module_path}.{name}", name, self.span, self.producer
-        )
+    def child(self, name: str, layer: Located, in_shape: Shape) -> Node:
+        path = f"{self.module_path}.{name}"
+        return self.compiler.one(layer, in_shape, path, name, self.producer)
 
 
 class _Compiler:
-    """Compiles layers of one document in one scope of names.
+    """Compiles layers in one scope of names.
 
-    The spec's own layers compile in the spec's document with its params; each use of a
-    user block compiles the block's layers with a new ``_Compiler`` over the document that
-    defines the block (maybe an imported file) and the block's arguments as params.
+    The spec's own layers compile with its params; each use of a user block compiles the
+    block's layers with a new ``_Compiler`` whose scope is the block's arguments.
     """
 
     def __init__(
         self,
-        doc: Document,
-        params: dict[str, Value],
-        scope: BlockScope | None = None,
+        scope: Scope,
+        user_blocks: UserBlocks,
         stack: tuple[str, ...] = (),
         modules: list[int] | None = None,
     ) -> None:
-        self.doc = doc
-        self.params = params
-        self.scope = scope or BlockScope()
+        self.scope = scope
+        self.user_blocks = user_blocks
         #: The user blocks being expanded around these layers, outermost first.
         self.stack = stack
         #: Modules made so far in this compilation, shared by nested compilers.
         self.modules = modules if modules is not None else [0]
 
-    def lookup(self, kind: str) -> Block | UserBlock | None:
+    def lookup(self, kind: str) -> blocks.Block | UserBlock | None:
         """A built-in kind, else a user block of this compilation."""
-        return registry.lookup(kind) or self.scope.get(kind)
+        return blocks.lookup(kind) or self.user_blocks.get(kind)
 
-    def validate(self, item: LayerItem, fallback: Span) -> _Validated:
-        """Schema stage for one layer: find its kind, validate its fields."""
-        raw, path = item.raw, item.doc_path
-        doc = self.doc
-        span = doc.span(path) if path is not None else fallback
+    def validate(self, layer: Located) -> _Validated:
+        """Schema stage for one layer: find its kind, validate its fields.
+
+        A layer that a block made (a borrowed node) takes the same path as a written one.
+        """
+        kind, written, span = self._kind_of(layer)
+        block = self.lookup(kind)
+        if block is None:
+            users = sorted(self.user_blocks.blocks)
+            known = sorted(blocks.all_blocks())
+            hint = did_you_mean(kind, known + users) or (
+                "known kinds: "
+                + ", ".join(known)
+                + (f"; blocks of this spec: {', '.join(users)}" if users else "")
+            )
+            raise SchemaError(f"unknown layer kind '{kind}'", span, hint)
+        if not isinstance(written.value, dict):
+            written = self._shorthand(kind, block, written)
+        owner = f"{kind} (expanded from the block at this line)" if layer.borrowed else kind
+        try:
+            args = validate(block.args, written, owner, self.scope)
+        except SchemaError as exc:
+            if isinstance(block, UserBlock):
+                raise block.with_declarations(exc) from None
+            raise
+        return _Validated(layer, kind, block, args, span, written)
+
+    @staticmethod
+    def _kind_of(layer: Located) -> tuple[str, Located, Span]:
+        """A layer's kind, its written arguments and the span it is reported at."""
+        raw = layer.value
         if isinstance(raw, str):
-            kind, args_raw, kind_path = raw, {}, path
-        elif isinstance(raw, dict) and len(raw) == 1:
-            kind, args_raw = next(iter(raw.items()))
-            kind_path = (*path, kind) if path is not None else None
-            span = doc.key_span(kind_path) if kind_path is not None else fallback
-            if args_raw is None:
-                args_raw = {}
-        elif isinstance(raw, dict):
+            span = layer.span if layer.borrowed else layer.spanning(len(raw))
+            return raw, layer.with_value({}), span
+        if isinstance(raw, dict) and len(raw) == 1:
+            kind, written = next(iter(raw.items()))
+            if written.value is None:
+                written = written.with_value({})
+            return kind, written, layer.span if layer.borrowed else layer.key_span((kind,))
+        if isinstance(raw, dict):
             keys = ", ".join(f"'{k}'" for k in raw)
             hint = None
             if "name" in raw:
@@ -396,92 +362,50 @@ class _Compiler:
                 f"a layer is a mapping with exactly one key, its kind; this one has {keys}"
                 if raw
                 else "a layer cannot be an empty mapping",
-                span,
+                layer.span,
                 hint or "write '- kind: {field: value, ...}' or just '- kind'",
             )
-        else:
-            raise SchemaError(
-                f"a layer must be a kind such as 'relu' or a mapping such as "
-                f"'conv: {{out: 64}}', not {describe(raw)}",
-                span,
-            )
-        if path is not None and isinstance(raw, str):
-            span = doc.span(path, length=len(raw))
-        block = self.lookup(kind)
-        if block is None:
-            users = sorted(self.scope.blocks)
-            hint = did_you_mean(kind, sorted(registry.all_blocks()) + users) or (
-                "known kinds: "
-                + ", ".join(sorted(registry.all_blocks()))
-                + (f"; blocks of this spec: {', '.join(users)}" if users else "")
-            )
-            raise SchemaError(f"unknown layer kind '{kind}'", span, hint)
-        if not isinstance(args_raw, dict):
-            shorthand = _list_field(block)
-            if isinstance(args_raw, list) and shorthand is not None:
-                args_raw = {shorthand: args_raw}
-            else:
-                raise SchemaError(
-                    f"{kind}: its fields must be a mapping such as "
-                    f"'{block.example}', not {describe(args_raw)}",
-                    doc.span(kind_path) if kind_path is not None else span,
-                )
-        if path is None:
-            try:
-                args = block.args.model_validate(args_raw, context={"params": self.params})
-            except ValidationError as exc:
-                raise SchemaError(
-                    f"{kind} (expanded from the block at this line): "
-                    f"{exc.errors(include_url=False)[0]['msg']}",
-                    fallback,
-                ) from None
-        else:
-            try:
-                args = validate_model(block.args, args_raw, doc, kind_path, kind, self.params)
-            except SchemaError as exc:
-                if isinstance(block, UserBlock):
-                    raise SchemaError(
-                        diagnostics=[
-                            Diagnostic(
-                                d.message, d.span, d.hint, [*d.notes, block.note_for(d.message)]
-                            )
-                            for d in exc.diagnostics
-                        ]
-                    ) from None
-                raise
-        return _Validated(item, kind, block, args, span, kind_path)
+        raise SchemaError(
+            f"a layer must be a kind such as 'relu' or a mapping such as "
+            f"'conv: {{out: 64}}', not {describe(layer.plain())}",
+            layer.span,
+        )
+
+    @staticmethod
+    def _shorthand(kind: str, block: blocks.Block | UserBlock, written: Located) -> Located:
+        """``- group: [...]`` for ``- group: {layers: [...]}`` (``branches`` of a merge)."""
+        field = None
+        if not isinstance(block, UserBlock):
+            field = next((f for f in ("layers", "branches") if f in block.args.model_fields), None)
+        if isinstance(written.value, list) and field is not None:
+            return written.with_value({field: written})
+        raise SchemaError(
+            f"{kind}: its fields must be a mapping such as "
+            f"'{block.example}', not {describe(written.plain())}",
+            written.span,
+        )
 
     def sequence(
         self,
-        items: list[LayerItem],
+        layers: Sequence[Located],
         in_shape: Shape,
         prefix: str,
-        parent_span: Span,
         producer: str,
         names: str = "",
     ) -> list[Node]:
-        """Validate every layer of a sequence (reporting all schema errors), then infer."""
+        """Validate every layer of a sequence (reporting all schema errors), then infer.
+
+        Unnamed layers are called ``{names}{index}``: ``0``, ``1``... by default, ``1_0``,
+        ``1_1``... for the second branch of a merge, whose layers share one namespace.
+        """
         validated: list[_Validated] = []
         problems: list[Diagnostic] = []
-        for item in items:
+        for layer in layers:
             try:
-                validated.append(self.validate(item, parent_span))
+                validated.append(self.validate(layer))
             except SchemaError as exc:
                 problems.extend(exc.diagnostics)
-        seen: dict[str, Span] = {}
-        for entry in validated:
-            name = entry.args.name
-            if name is None:
-                continue
-            if name in seen:
-                problems.append(
-                    Diagnostic(
-                        f"duplicate module name '{name}' in the same sequence",
-                        entry.span,
-                        notes=[("first used here", seen[name])],
-                    )
-                )
-            seen[name] = entry.span
+        problems.extend(_duplicate_names(validated))
         if problems:
             raise SchemaError(diagnostics=problems)
         nodes: list[Node] = []
@@ -491,20 +415,15 @@ class _Compiler:
             node = self.infer(entry, shape, prefix + name, name, producer)
             nodes.append(node)
             shape = node.out_shape
-            line = f" at line {node.span.line}" if entry.item.doc_path is not None else ""
+            line = "" if entry.layer.borrowed else f" at line {node.span.line}"
             producer = f"from '{node.kind}'{line}"
         return nodes
 
     def one(
-        self,
-        item: LayerItem,
-        in_shape: Shape,
-        module_path: str,
-        name: str,
-        parent_span: Span,
-        producer: str,
+        self, layer: Located, in_shape: Shape, module_path: str, name: str, producer: str
     ) -> Node:
-        return self.infer(self.validate(item, parent_span), in_shape, module_path, name, producer)
+        """Compile one layer as the module ``module_path``."""
+        return self.infer(self.validate(layer), in_shape, module_path, name, producer)
 
     def infer(
         self, entry: _Validated, in_shape: Shape, module_path: str, name: str, producer: str
@@ -519,29 +438,14 @@ class _Compiler:
         block = entry.block
         if isinstance(block, UserBlock):
             return self.expand(entry, block, in_shape, module_path, name, producer)
-        ctx = InferContext(self, entry.kind, module_path, entry.span, entry.args_path, producer)
+        ctx = _LayerContext(self, entry, module_path, producer)
         result: Inferred = block.infer(entry.args, in_shape, ctx)
         if numel(result.out_shape) > MAX_ACTIVATION:
             ctx.fail(
                 f"output {format_shape(result.out_shape)} is too large "
                 f"(more than {MAX_ACTIVATION} elements per sample)"
             )
-        return Node(
-            kind=entry.kind,
-            name=name,
-            path=module_path,
-            args=entry.args,
-            in_shape=in_shape,
-            out_shape=result.out_shape,
-            params=result.params,
-            macs=result.macs,
-            span=entry.span,
-            children=result.children,
-            block=block,
-            window=result.window,
-            branches=result.branches,
-            merge=result.merge,
-        )
+        return _node(entry, block, name, module_path, in_shape, result)
 
     def expand(
         self,
@@ -568,37 +472,61 @@ class _Compiler:
                 notes=[(f"block '{block.kind}' is defined here", block.span)],
             )
         try:
-            sub = _Compiler(
-                block.doc,
-                block.bind(entry.args, in_shape),
-                self.scope,
-                (*self.stack, block.kind),
-                self.modules,
-            )
-            items = block.items()
-            if len(items) == 1:
-                node = sub.one(items[0], in_shape, module_path, name, block.span, producer)
+            scope = block.bind(entry.args, in_shape)
+            sub = _Compiler(scope, self.user_blocks, (*self.stack, block.kind), self.modules)
+            if len(block.layers) == 1:
+                node = sub.one(block.layers[0], in_shape, module_path, name, producer)
                 return replace(node, kind=block.kind, span=entry.span)
-            children = sub.sequence(items, in_shape, module_path + ".", block.span, producer)
+            children = sub.sequence(block.layers, in_shape, module_path + ".", producer)
         except NetspecError as exc:
             raise with_note(exc, f"in block '{block.kind}', used here", entry.span) from None
-        return Node(
-            kind=block.kind,
-            name=name,
-            path=module_path,
-            args=entry.args,
-            in_shape=in_shape,
-            out_shape=children[-1].out_shape,
-            params=sum(c.params for c in children),
-            macs=sum(c.macs for c in children),
-            span=entry.span,
-            children=children,
-            block=registry.lookup("group"),
-        )
+        group = blocks.lookup("group")
+        assert group is not None
+        return _node(entry, group, name, module_path, in_shape, Inferred.of(children))
 
 
-def _list_field(block: Block | UserBlock) -> str | None:
-    """The field that ``- kind: [...]`` fills: ``layers`` of a group, ``branches`` of a merge."""
-    if isinstance(block, UserBlock):
-        return None
-    return next((f for f in ("layers", "branches") if f in block.args.model_fields), None)
+def _node(
+    entry: _Validated,
+    block: blocks.Block,
+    name: str,
+    module_path: str,
+    in_shape: Shape,
+    result: Inferred,
+) -> Node:
+    """The node of one layer, from what its shape rule reported."""
+    return Node(
+        kind=entry.kind,
+        name=name,
+        path=module_path,
+        args=entry.args,
+        in_shape=in_shape,
+        out_shape=result.out_shape,
+        params=result.params,
+        macs=result.macs,
+        span=entry.span,
+        children=result.children,
+        block=block,
+        window=result.window,
+        branches=result.branches,
+        merge=result.merge,
+    )
+
+
+def _duplicate_names(validated: list[_Validated]) -> list[Diagnostic]:
+    """A name used twice in one sequence, at its second use, with a note at the first."""
+    problems: list[Diagnostic] = []
+    seen: dict[str, Span] = {}
+    for entry in validated:
+        name = entry.args.name
+        if name is None:
+            continue
+        if name in seen:
+            problems.append(
+                Diagnostic(
+                    f"duplicate module name '{name}' in the same sequence",
+                    entry.span,
+                    notes=[("first used here", seen[name])],
+                )
+            )
+        seen[name] = entry.span
+    return problems

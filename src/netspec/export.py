@@ -26,7 +26,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from . import __version__
 from .artifacts import load_artifact
 from .atomic import atomic_write
 from .compiler import CompiledSpec
@@ -37,6 +36,7 @@ from .optimize import prepare_for_inference
 from .preprocessing import Preprocessing
 from .runtime import quiet_torch_logs, resolve_device
 from .tuning import plan_inference
+from .version import __version__
 
 #: Largest acceptable difference between reloaded and eager outputs, relative to the
 #: outputs' magnitude (never less strict than this absolute value for outputs below 1).

@@ -9,6 +9,10 @@ hostile spec cannot run code or exhaust memory.
 Arithmetic is on numbers only. A user block's params may also be booleans or lists of
 integers; a bare name evaluates to such a value (so ``bias: use_bias`` passes a boolean
 through), but using one in arithmetic is an error that says what the name holds.
+
+The names an expression may use are a :class:`Scope`, handed explicitly from stage to
+stage: the spec's params (after ``--set``) for the spec's layers; a user block's
+arguments and ``in_channels``/``in_height``/``in_width`` for the block's layers.
 """
 
 from __future__ import annotations
@@ -50,6 +54,39 @@ class ExpressionProblem(Exception):
     offset: int = 0
     length: int = 1
     hint: str | None = None
+
+
+class Scope:
+    """The names an expression may use, and their values.
+
+    A scope is made once per set of names (a spec's params, one use of a user block) and
+    never changes; :meth:`extended` makes a nested one that adds names (a loop index, say)
+    and keeps the outer ones.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Value] | None = None) -> None:
+        self._values: dict[str, Value] = dict(values or {})
+
+    def __repr__(self) -> str:
+        return f"Scope({self._values!r})"
+
+    def evaluate(self, text: str) -> Value:
+        """Evaluate ``text`` with these names; raise :class:`ExpressionProblem`."""
+        return evaluate(text, self._values)
+
+    def extended(self, values: Mapping[str, Value]) -> Scope:
+        """A scope with ``values`` added to (or replacing) these names."""
+        return Scope({**self._values, **values})
+
+    def as_dict(self) -> dict[str, Value]:
+        """The names and their values, in the order they were defined."""
+        return dict(self._values)
+
+
+#: The scope of a mapping that takes no expressions (a spec's header, its recipe).
+NO_NAMES = Scope()
 
 
 def evaluate(text: str, params: Mapping[str, Value]) -> Value:

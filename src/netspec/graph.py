@@ -18,7 +18,8 @@ from pathlib import Path
 
 from .compiler import CompiledSpec
 from .errors import NetspecError
-from .shapes import Node, format_shape
+from .ir import Node
+from .shapes import format_shape
 
 #: Output formats that Graphviz renders, and the text formats netspec writes itself.
 RENDERED = ("svg", "png", "pdf")

@@ -1,7 +1,8 @@
-"""Runtime ``nn.Module`` classes that blocks build when no torch module fits as is.
+"""Runtime ``nn.Module`` classes that kinds build when no torch module fits as is.
 
-This is the only module besides ``build``/``export`` that imports torch at import time;
-blocks import it from inside their builders.
+``Inception`` is the seed's block with its attribute names and functional ReLUs (the
+``inception`` kind); ``Merge`` runs the branches of ``concat`` and ``add``. It imports torch
+at import time, so kinds import it only inside their builders, and the front end never.
 """
 
 from __future__ import annotations

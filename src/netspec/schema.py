@@ -1,4 +1,4 @@
-"""Stage 2 — the spec language as pydantic models, and pydantic errors as diagnostics.
+"""Stage 2 — the spec language as pydantic models, and the field types blocks are made of.
 
 A spec is a mapping with ``name``, ``input`` (C, H, W of one sample, or (F,) for flat data),
 optional ``params`` (named numbers, overridable from the command line), optional ``train``
@@ -8,31 +8,20 @@ optional ``params`` (named numbers, overridable from the command line), optional
 so validation reports one error per field of the chosen block, with a 'did you mean' for
 misspelt keys.
 
-Numeric fields accept expressions over params (``out: 64 // ratio``); the field validators
-evaluate them through :mod:`netspec.expressions` using the params in the validation context,
-so a constraint such as ``>= 1`` applies to the *value* of the expression.
+Numeric fields accept expressions over params (``out: 64 // ratio``). Such a field's type
+carries an :class:`Expression` marker; :mod:`netspec.validation` evaluates the expressions
+it holds in an explicit scope before pydantic runs, so the validators here only ever see
+values, and a constraint such as ``>= 1`` applies to the *value* of the expression.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    WithJsonSchema,
-)
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
-
-from .errors import Diagnostic, SchemaError, Span, did_you_mean
-from .expressions import ExpressionProblem, evaluate
-from .source import Document, PathKey
 
 #: Upper bound of any size (channels, features, kernel): keeps hostile specs from
 #: compiling into models that cannot be allocated.
@@ -60,65 +49,60 @@ def describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _resolve(value: Any, info: ValidationInfo) -> Any:
-    """Evaluate an expression string against the params in the validation context."""
-    if not isinstance(value, str):
-        return value
-    params = (info.context or {}).get("params", {})
-    try:
-        return evaluate(value, params)
-    except ExpressionProblem as problem:
-        raise PydanticCustomError(
-            "expression",
-            "{message}",
-            {
-                "message": problem.message,
-                "offset": problem.offset,
-                "length": problem.length,
-                "hint": problem.hint or "",
-            },
-        ) from None
+class Expression:
+    """Marks a field whose strings are expressions over the scope, and what they stand for.
+
+    ``number``: the whole value is one expression (``out: 64 // ratio``). ``numbers``: one
+    expression for the whole value (a list param, ``c2: c``) or one per item of a written
+    list (``kernel: [k, 2 * k]``). ``bool``: a name of a boolean param (``bias: use_bias``);
+    a string that does not evaluate to true or false is left for the validator to refuse.
+    ``words`` are strings that are values of the field, not expressions (``padding: same``).
+    """
+
+    __slots__ = ("holds", "words")
+
+    def __init__(
+        self, holds: Literal["number", "numbers", "bool"], words: tuple[str, ...] = ()
+    ) -> None:
+        self.holds = holds
+        self.words = words
 
 
-def _integer(minimum: int, maximum: int) -> Callable[[Any, ValidationInfo], int]:
-    def check(value: Any, info: ValidationInfo) -> int:
-        written = value
-        value = _resolve(value, info)
+def _invalid(kind: str, template: str, **context: Any) -> PydanticCustomError:
+    return PydanticCustomError(kind, template, context)
+
+
+def _integer(minimum: int, maximum: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            # Only an expression can divide; a literal 1.5 needs no advice about '//'.
-            divided = isinstance(written, str) and "/" in written and isinstance(value, float)
-            hint = " (use // for integer division)" if divided else ""
-            raise PydanticCustomError(
-                "netspec_int", "must be an integer, got {got}" + hint, {"got": describe(value)}
+            # 'fraction' lets the diagnostic advise '//' when the written text divides.
+            raise _invalid(
+                "netspec_int",
+                "must be an integer, got {got}",
+                got=describe(value),
+                fraction=isinstance(value, float),
             )
         if value < minimum:
-            raise PydanticCustomError(
-                "too_small",
-                "must be at least {minimum}, got {value}",
-                {"minimum": minimum, "value": value},
+            raise _invalid(
+                "too_small", "must be at least {minimum}, got {value}", minimum=minimum, value=value
             )
         if value > maximum:
-            raise PydanticCustomError(
-                "too_large",
-                "must be at most {maximum}, got {value}",
-                {"maximum": maximum, "value": value},
+            raise _invalid(
+                "too_large", "must be at most {maximum}, got {value}", maximum=maximum, value=value
             )
         return value
 
     return check
 
 
-def _number(minimum: float, maximum: float) -> Callable[[Any, ValidationInfo], float]:
-    def check(value: Any, info: ValidationInfo) -> float:
-        value = _resolve(value, info)
+def _number(minimum: float, maximum: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise PydanticCustomError(
-                "netspec_number", "must be a number, got {got}", {"got": describe(value)}
-            )
+            raise _invalid("netspec_number", "must be a number, got {got}", got=describe(value))
         if not minimum <= value <= maximum:
-            raise PydanticCustomError(
+            raise _invalid(
                 "netspec_range", f"must be between {minimum:g} and {maximum:g}, got {value:g}"
             )
         return float(value)
@@ -126,52 +110,58 @@ def _number(minimum: float, maximum: float) -> Callable[[Any, ValidationInfo], f
     return check
 
 
-def _pair(minimum: int) -> Callable[[Any, ValidationInfo], tuple[int, int]]:
+def _item(check: Callable[[Any], int], items: Any, index: int) -> int:
+    """Check one item of a list value; a failure says which item (for its location)."""
+    try:
+        return check(items[index])
+    except PydanticCustomError as exc:
+        raise PydanticCustomError(
+            exc.type, exc.message_template, {**(exc.context or {}), "item": index}
+        ) from None
+
+
+def _pair(minimum: int) -> Callable[[Any], tuple[int, int]]:
     single = _integer(minimum, MAX_SIZE)
 
-    def check(value: Any, info: ValidationInfo) -> tuple[int, int]:
+    def check(value: Any) -> tuple[int, int]:
         # A block param of type 'ints' may stand for the whole pair ('kernel: ks').
-        value = _resolve(value, info)
         if isinstance(value, (list, tuple)):
             if len(value) != 2:
-                raise PydanticCustomError(
+                raise _invalid(
                     "netspec_pair",
                     "must be one integer or a list of two [height, width], got {n} items",
-                    {"n": len(value)},
+                    n=len(value),
                 )
-            return (single(value[0], info), single(value[1], info))
-        n = single(value, info)
+            return (_item(single, value, 0), _item(single, value, 1))
+        n = single(value)
         return (n, n)
 
     return check
 
 
-def _ints(minimum: int, maximum: int) -> Callable[[Any, ValidationInfo], tuple[int, ...]]:
+def _padding(value: Any) -> tuple[int, int] | Literal["same"]:
+    return "same" if value == "same" else _pair(0)(value)
+
+
+def _ints(minimum: int, maximum: int) -> Callable[[Any], tuple[int, ...]]:
     single = _integer(minimum, maximum)
 
-    def check(value: Any, info: ValidationInfo) -> tuple[int, ...]:
-        value = _resolve(value, info)
+    def check(value: Any) -> tuple[int, ...]:
         if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_LIST:
-            raise PydanticCustomError(
+            raise _invalid(
                 "ints_type",
                 "must be a list of 1 to {limit} integers such as [96, 128], got {got}",
-                {"limit": MAX_LIST, "got": describe(value)},
+                limit=MAX_LIST,
+                got=describe(value),
             )
-        return tuple(single(item, info) for item in value)
+        return tuple(_item(single, value, i) for i in range(len(value)))
 
     return check
 
 
-def _strict_bool(value: Any, info: ValidationInfo) -> bool:
-    # Inside a user block, 'bias: use_bias' names a boolean param; anything else that is
-    # not a boolean keeps the plain message (no 'undefined param' for 'yes' or 'on').
-    params = (info.context or {}).get("params", {})
-    if isinstance(value, str) and isinstance(params.get(value.strip()), bool):
-        value = params[value.strip()]
+def _strict_bool(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise PydanticCustomError(
-            "netspec_bool", "must be true or false, got {got}", {"got": describe(value)}
-        )
+        raise _invalid("netspec_bool", "must be true or false, got {got}", got=describe(value))
     return value
 
 
@@ -188,6 +178,7 @@ def IntField(minimum: int = 0, maximum: int = MAX_SIZE) -> Any:
     """An integer field that also accepts an expression over params."""
     return Annotated[
         int,
+        Expression("number"),
         BeforeValidator(_integer(minimum, maximum)),
         WithJsonSchema(_int_schema(minimum, maximum)),
     ]
@@ -196,14 +187,27 @@ def IntField(minimum: int = 0, maximum: int = MAX_SIZE) -> Any:
 def FloatField(minimum: float, maximum: float) -> Any:
     """A real-valued field that also accepts an expression over params."""
     schema = {"anyOf": [{"type": "number", "minimum": minimum, "maximum": maximum}, _EXPR_SCHEMA]}
-    return Annotated[float, BeforeValidator(_number(minimum, maximum)), WithJsonSchema(schema)]
+    return Annotated[
+        float,
+        Expression("number"),
+        BeforeValidator(_number(minimum, maximum)),
+        WithJsonSchema(schema),
+    ]
 
 
 def PairField(minimum: int = 1) -> Any:
     """A size given as one integer (square) or as [height, width]."""
+    return Annotated[
+        tuple[int, int],
+        Expression("numbers"),
+        BeforeValidator(_pair(minimum)),
+        WithJsonSchema(_pair_schema(minimum)),
+    ]
+
+
+def _pair_schema(minimum: int) -> dict[str, Any]:
     one = _int_schema(minimum, MAX_SIZE)
-    schema = {"anyOf": [one, {"type": "array", "items": one, "minItems": 2, "maxItems": 2}]}
-    return Annotated[tuple[int, int], BeforeValidator(_pair(minimum)), WithJsonSchema(schema)]
+    return {"anyOf": [one, {"type": "array", "items": one, "minItems": 2, "maxItems": 2}]}
 
 
 def IntsField(minimum: int = 0, maximum: int = MAX_SIZE) -> Any:
@@ -215,7 +219,10 @@ def IntsField(minimum: int = 0, maximum: int = MAX_SIZE) -> Any:
         ]
     }
     return Annotated[
-        tuple[int, ...], BeforeValidator(_ints(minimum, maximum)), WithJsonSchema(schema)
+        tuple[int, ...],
+        Expression("numbers"),
+        BeforeValidator(_ints(minimum, maximum)),
+        WithJsonSchema(schema),
     ]
 
 
@@ -223,8 +230,16 @@ PositiveInt = IntField(1)
 NonNegativeInt = IntField(0)
 Size2 = PairField(1)
 Padding2 = PairField(0)
+#: Padding of a convolution: one integer, [height, width], or ``same``.
+PaddingOrSame = Annotated[
+    tuple[int, int] | Literal["same"],
+    Expression("numbers", words=("same",)),
+    BeforeValidator(_padding),
+    WithJsonSchema({"anyOf": [*_pair_schema(0)["anyOf"], {"const": "same", "type": "string"}]}),
+]
 StrictBool = Annotated[
     bool,
+    Expression("bool"),
     BeforeValidator(_strict_bool),
     WithJsonSchema(
         {
@@ -320,107 +335,6 @@ class Library(BaseModel):
     blocks: dict[str, Any] = Field(
         default_factory=dict, description="user-defined blocks: name -> {params, layers}"
     )
-
-
-def expression_span(span: Span, offset: int, length: int) -> Span:
-    """The span of the part of an expression at ``span`` that a problem is about.
-
-    ``offset`` counts from the start of the expression text, so a quoted value's opening
-    quote is skipped to put the caret under the offending name.
-    """
-    quoted = span.source.line(span.line)[span.col - 1 : span.col] in ("'", '"')
-    return Span(span.source, span.line, span.col + offset + int(quoted), length)
-
-
-def pydantic_diagnostics(
-    exc: ValidationError, doc: Document, base: PathKey, owner: str, model: type[BaseModel]
-) -> list[Diagnostic]:
-    """Turn each pydantic error into a located diagnostic written for spec authors.
-
-    ``base`` is the document path of the validated mapping and ``owner`` names it in the
-    message ("conv", "train"), so the user reads ``conv: 'out' must be ...``.
-    """
-    diagnostics: list[Diagnostic] = []
-    errors = exc.errors(include_url=False)
-    # A misspelt key shows up twice: as an unknown key and as a missing field. Report it
-    # once, as the unknown key with its 'did you mean', which is what the user must fix.
-    fields = [info.alias or name for name, info in model.model_fields.items()]
-    unknown = [str(e["loc"][-1]) for e in errors if e["type"] == "extra_forbidden" and e["loc"]]
-    explained = {did_you_mean(key, fields) for key in unknown}
-    for error in errors:
-        if (
-            error["type"] == "missing"
-            and error["loc"]
-            and (f"did you mean '{error['loc'][-1]}'?" in explained)
-        ):
-            continue
-        loc = tuple(error["loc"])
-        kind = error["type"]
-        ctx = error.get("ctx") or {}
-        field = ".".join(str(p) for p in loc) if loc else owner
-        path = (*base, *loc)
-        hint = None
-        if kind == "extra_forbidden":
-            key = str(loc[-1])
-            allowed = [info.alias or name for name, info in model.model_fields.items()]
-            hint = did_you_mean(key, allowed) or (
-                f"{owner} accepts: {', '.join(allowed)}" if allowed else None
-            )
-            diagnostics.append(
-                Diagnostic(f"{owner}: unknown key '{key}'", doc.key_span(path), hint)
-            )
-            continue
-        if kind == "missing":
-            diagnostics.append(
-                Diagnostic(f"{owner}: missing required field '{field}'", doc.key_span(base))
-            )
-            continue
-        if kind == "expression":
-            span = expression_span(
-                doc.span(path), int(ctx.get("offset", 0)), int(ctx.get("length", 1))
-            )
-            diagnostics.append(
-                Diagnostic(f"{owner}: '{field}': {ctx['message']}", span, ctx.get("hint") or None)
-            )
-            continue
-        message = error["msg"]
-        got = describe(error.get("input"))
-        if kind in _PYDANTIC_PLAIN:
-            message = f"must be {_PYDANTIC_PLAIN[kind]}, got {got}"
-        elif kind == "literal_error":
-            message = f"must be {ctx.get('expected', 'one of the allowed values')}, got {got}"
-        elif not kind.startswith("netspec_"):
-            message = message[:1].lower() + message[1:]
-        diagnostics.append(Diagnostic(f"{owner}: '{field}' {message}", doc.span(path)))
-    return diagnostics
-
-
-_PYDANTIC_PLAIN = {
-    "string_type": "a string",
-    "list_type": "a list",
-    "dict_type": "a mapping",
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-}
-
-
-def validate_model(
-    model: type[BaseModel],
-    data: Any,
-    doc: Document,
-    base: PathKey,
-    owner: str,
-    params: dict[str, Any] | None = None,
-) -> BaseModel:
-    """Validate ``data`` with ``model``; raise :class:`SchemaError` with every problem."""
-    try:
-        return model.model_validate(data, context={"params": params or {}})
-    except ValidationError as exc:
-        raise SchemaError(diagnostics=pydantic_diagnostics(exc, doc, base, owner, model)) from None
 
 
 def is_identifier(text: str) -> bool:

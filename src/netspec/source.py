@@ -1,16 +1,18 @@
-"""Stage 1 — read a spec file into plain data plus the line/column of every node.
+"""Stage 1 — read a spec file into located nodes: every value knows where it is written.
 
-Later stages work on plain ``dict``/``list``/scalars (easy to validate and to fuzz) and ask
-:class:`Document` for the span of any path when they need to report a mistake. Everything
-that is not plain data is refused here, before anything else sees it: YAML tags (which in
-other loaders construct Python objects), sets, dates, binary blobs, non-string keys, and
+The reader returns a tree of :class:`Located` nodes, each carrying its own span (file,
+line, column), the way Lark's tokens carry their line and column: later stages report a
+mistake at the node they hold, without a side table to call back into. Everything that is
+not plain data is refused here, before anything else sees it: YAML tags (which in other
+loaders construct Python objects), sets, dates, binary blobs, non-string keys, and
 documents that are too large, too deep or that expand through aliases into too many nodes.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,42 +25,140 @@ MAX_DEPTH = 48
 #: Refuse documents with more nodes than this after alias expansion ("billion laughs").
 MAX_NODES = 50_000
 
-PathKey = tuple[str | int, ...]
+#: A step into a located node: a mapping key or a list index.
+Step = str | int
+
+
+class Located:
+    """A value of a spec and where it is written: file, line and column.
+
+    A scalar's ``value`` is plain (a number, string, boolean or None); a mapping's is a
+    ``dict`` of located values and a list's a ``list`` of located items. :attr:`span` is
+    where the value starts; :attr:`key` where the key that introduces it starts (values of
+    mappings only); ``name`` is that key, or the item's index in its list. A node that
+    netspec made itself (a layer that a block adds) *borrows* the span of the node that
+    made it (:meth:`borrow`, as Lark's ``Token.new_borrow_pos``), so it can always be
+    pointed at. Positions are kept as numbers and made into spans when asked for: a spec
+    has thousands of nodes and only the ones that are reported need a span.
+    """
+
+    __slots__ = ("borrowed", "col", "key_at", "line", "name", "source", "value", "width")
+
+    def __init__(
+        self,
+        value: Any,
+        source: SourceText,
+        line: int,
+        col: int,
+        key_at: tuple[int, int] | None = None,
+        name: Step | None = None,
+        width: int = 1,
+        borrowed: bool = False,
+    ) -> None:
+        self.value = value
+        self.source = source
+        self.line = line
+        self.col = col
+        #: Line and column of the key that introduces this value, if any.
+        self.key_at = key_at
+        self.name = name
+        #: Caret width of :attr:`span` (wider than 1 only for a borrowed span).
+        self.width = width
+        #: Whether this node was made by netspec rather than written (its span is borrowed).
+        self.borrowed = borrowed
+
+    def __repr__(self) -> str:
+        return f"Located({self.plain()!r} at {self.span})"
+
+    @property
+    def span(self) -> Span:
+        """Where the value starts."""
+        return Span(self.source, self.line, self.col, self.width)
+
+    @property
+    def key(self) -> Span | None:
+        """Where the key that introduces the value starts (None for list items)."""
+        return Span(self.source, *self.key_at) if self.key_at is not None else None
+
+    @classmethod
+    def borrow(cls, data: Any, span: Span) -> Located:
+        """Plain ``data`` as located nodes that all point at ``span``."""
+        source, line, col, width = span.source, span.line, span.col, span.length
+        key_at = (line, col)
+
+        def located(value: Any) -> Located:
+            if isinstance(value, dict):
+                value = {k: located(v) for k, v in value.items()}
+            elif isinstance(value, (list, tuple)):
+                value = [located(item) for item in value]
+            return cls(value, source, line, col, key_at, None, width, True)
+
+        return located(data)
+
+    def with_value(self, value: Any) -> Located:
+        """Another value at this node's place (an empty mapping for ``- relu``, say)."""
+        place = (self.source, self.line, self.col, self.key_at, self.name, self.width)
+        return Located(value, *place, self.borrowed)
+
+    def plain(self) -> Any:
+        """The value as plain Python data, positions dropped."""
+        if isinstance(self.value, dict):
+            return {key: node.plain() for key, node in self.value.items()}
+        if isinstance(self.value, list):
+            return [node.plain() for node in self.value]
+        return self.value
+
+    def get(self, step: Step) -> Located | None:
+        """The child at ``step`` (a key of a mapping, an index of a list), or None."""
+        value = self.value
+        if isinstance(value, dict) and isinstance(step, str):
+            return value.get(step)
+        if isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
+            return value[step]
+        return None
+
+    def at(self, path: Sequence[Step]) -> Located:
+        """The node at ``path`` below this one, or the nearest of its ancestors that exists.
+
+        Falling back to the ancestor keeps every diagnostic located even when it is about
+        something the user did not write (a missing field, a default, a union's member).
+        """
+        node = self
+        for step in path:
+            child = node.get(step)
+            if child is None:
+                return node
+            node = child
+        return node
+
+    def key_span(self, path: Sequence[Step] = ()) -> Span:
+        """The key that introduces the node at ``path``, as wide as the last step's text.
+
+        A node without a key (a list item, the document) is pointed at by its value.
+        """
+        node = self.at(path)
+        last = path[-1] if path else self.name
+        line, col = node.key_at or (node.line, node.col)
+        width = max(1, len(str(last))) if last is not None else 1
+        return Span(node.source, line, col, width)
+
+    def spanning(self, length: int) -> Span:
+        """This node's span with a caret ``length`` characters wide."""
+        return Span(self.source, self.line, self.col, max(1, length))
 
 
 @dataclass
 class Document:
-    """Plain data of a spec plus the source positions of its nodes."""
+    """One spec file: its located tree, its text (for quoting lines) and its path."""
 
-    data: Any
+    root: Located
     source: SourceText
-    value_pos: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
-    key_pos: dict[PathKey, tuple[int, int]] = field(default_factory=dict)
     path: Path | None = None
 
-    def span(self, path: PathKey, *, key: bool = False, length: int = 1) -> Span:
-        """Span of the node at ``path`` (its key when ``key``), or of its nearest ancestor.
-
-        Falling back to the ancestor keeps every diagnostic located even when a stage
-        reports a node that the user did not write (a missing field, say).
-        """
-        table = self.key_pos if key else self.value_pos
-        probe = tuple(path)
-        while True:
-            if probe in table:
-                line, col = table[probe]
-                return Span(self.source, line, col, length)
-            if key and probe in self.value_pos:
-                line, col = self.value_pos[probe]
-                return Span(self.source, line, col, length)
-            if not probe:
-                return Span(self.source, 1, 1, length)
-            probe = probe[:-1]
-
-    def key_span(self, path: PathKey) -> Span:
-        """Span of the key that introduces ``path``, as wide as the key's text."""
-        name = str(path[-1]) if path else ""
-        return self.span(path, key=True, length=max(1, len(name)))
+    @property
+    def data(self) -> Any:
+        """The whole document as plain data."""
+        return self.root.plain()
 
 
 def read_path(path: str | Path) -> Document:
@@ -115,15 +215,14 @@ def read_text(text: str, *, name: str = "<spec>", json_format: bool = False) -> 
     if json_format:
         _check_json_syntax(text, source)
     tree = _parse_yaml(text, source, "JSON" if json_format else "YAML")
-    doc = Document(data=None, source=source)
-    doc.data = _to_plain(tree, (), doc, depth=0, budget=[MAX_NODES])
-    if not isinstance(doc.data, dict):
-        kind = _describe(doc.data)
+    # The document itself is located at its first character, whatever comments precede it.
+    root = _locate(tree, Located(None, source, 1, 1), depth=0, budget=[MAX_NODES])
+    if not isinstance(root.value, dict):
+        kind = _describe(root.plain())
         raise SourceError(
-            f"a spec must be a mapping with 'name', 'input' and 'layers', not {kind}",
-            doc.span(()),
+            f"a spec must be a mapping with 'name', 'input' and 'layers', not {kind}", root.span
         )
-    return doc
+    return Document(root, source)
 
 
 def _check_flow_depth(text: str, source: SourceText) -> None:
@@ -252,64 +351,82 @@ def _describe(value: Any) -> str:
     return type(value).__name__
 
 
-def _to_plain(node: Any, path: PathKey, doc: Document, *, depth: int, budget: list[int]) -> Any:
-    """Convert ruamel nodes to plain Python, recording positions and refusing the exotic."""
+def _locate(node: Any, where: Located, *, depth: int, budget: list[int]) -> Located:
+    """Convert a ruamel node to located nodes, refusing the exotic.
+
+    ``where`` is the located shell of ``node`` (its span, key and name, no value yet);
+    it is filled in and returned.
+    """
     from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+    _refuse_exotic(node, where, depth, budget)
+    if type(node) is CommentedMap:
+        where.value = _locate_mapping(node, where, depth=depth, budget=budget)
+    elif type(node) is CommentedSeq:
+        where.value = _locate_items(node, where, depth=depth, budget=budget)
+    elif node is None or isinstance(node, bool):
+        where.value = node
+    elif isinstance(node, int):
+        where.value = int(node)  # ruamel's scalar types, as plain Python values
+    elif isinstance(node, float):
+        where.value = float(node)
+    elif isinstance(node, str):
+        where.value = str(node)
+    else:
+        raise SourceError(
+            f"unsupported YAML value of type '{type(node).__name__}': use numbers, strings, "
+            "lists and mappings",
+            where.span,
+        )
+    return where
+
+
+def _refuse_exotic(node: Any, where: Located, depth: int, budget: list[int]) -> None:
+    """Refuse alias bombs, excessive nesting and tags (which other loaders run as code)."""
     budget[0] -= 1
     if budget[0] < 0:
         raise SourceError(
             f"spec has too many nodes (more than {MAX_NODES}, counting alias expansions)",
-            doc.span(path),
+            where.span,
         )
     if depth > MAX_DEPTH:
         raise SourceError(
-            f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)", doc.span(path)
+            f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)", where.span
         )
     tag = getattr(getattr(node, "tag", None), "value", None)
     if tag is not None:
         shown = tag.replace("tag:yaml.org,2002:", "!!")
         raise SourceError(
             f"YAML tag '{shown}' is not allowed: specs are plain data",
-            doc.span(path),
+            where.span,
             hint="remove the tag; netspec never constructs objects from tags",
         )
-    if type(node) is CommentedMap:
-        out: dict[str, Any] = {}
-        for key in node:
-            if not isinstance(key, str):
-                raise SourceError(
-                    f"mapping keys must be strings, not {_describe(_plainish(key))}",
-                    doc.span(path),
-                )
-            child = (*path, key)
-            kl, kc = node.lc.key(key)
-            vl, vc = node.lc.value(key)
-            doc.key_pos[child] = (kl + 1, kc + 1)
-            doc.value_pos[child] = (vl + 1, vc + 1)
-            out[str(key)] = _to_plain(node[key], child, doc, depth=depth + 1, budget=budget)
-        return out
-    if type(node) is CommentedSeq:
-        items = []
-        for i, item in enumerate(node):
-            child = (*path, i)
-            il, ic = node.lc.item(i)
-            doc.value_pos[child] = (il + 1, ic + 1)
-            items.append(_to_plain(item, child, doc, depth=depth + 1, budget=budget))
-        return items
-    if node is None or isinstance(node, bool):
-        return node
-    if isinstance(node, int):
-        return int(node)
-    if isinstance(node, float):
-        return float(node)
-    if isinstance(node, str):
-        return str(node)
-    raise SourceError(
-        f"unsupported YAML value of type '{type(node).__name__}': use numbers, strings, "
-        "lists and mappings",
-        doc.span(path),
-    )
+
+
+def _locate_mapping(
+    node: Any, where: Located, *, depth: int, budget: list[int]
+) -> dict[str, Located]:
+    source = where.source
+    children: dict[str, Located] = {}
+    for key in node:
+        if not isinstance(key, str):
+            raise SourceError(
+                f"mapping keys must be strings, not {_describe(_plainish(key))}", where.span
+            )
+        (kl, kc), (vl, vc) = node.lc.key(key), node.lc.value(key)
+        child = Located(None, source, vl + 1, vc + 1, (kl + 1, kc + 1), key)
+        children[str(key)] = _locate(node[key], child, depth=depth + 1, budget=budget)
+    return children
+
+
+def _locate_items(node: Any, where: Located, *, depth: int, budget: list[int]) -> list[Located]:
+    source = where.source
+    items: list[Located] = []
+    for i, item in enumerate(node):
+        il, ic = node.lc.item(i)
+        child = Located(None, source, il + 1, ic + 1, name=i)
+        items.append(_locate(item, child, depth=depth + 1, budget=budget))
+    return items
 
 
 def _plainish(value: Any) -> Any:
@@ -317,9 +434,10 @@ def _plainish(value: Any) -> Any:
 
 
 def from_mapping(data: dict[str, Any], name: str = "<dict>") -> Document:
-    """Wrap a Python dict (the API's third way in) as a Document without positions.
+    """Read a Python dict (the API's third way in) as a Document.
 
-    The dict is dumped as YAML so diagnostics still quote a line the user can recognise.
+    The dict is dumped as YAML and read back, so its nodes are located in that text and
+    diagnostics quote a line the user can recognise.
     """
     import io
 

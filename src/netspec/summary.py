@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from .compiler import CompiledSpec
-from .shapes import Node, format_shape
+from .ir import Node
+from .shapes import format_shape
 
 
 def human(n: int) -> str:

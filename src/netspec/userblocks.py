@@ -18,12 +18,12 @@ in Python, but in the spec::
 and uses it like a built-in kind (``- conv_bn: {out: 64}``). The compiler expands the body
 where it is used, with the block's own arguments (and ``in_channels``, ``in_height``,
 ``in_width`` of the block's input) as the only names in scope, so a block means the same in
-every file that imports it. Blocks live in a scope made for one compilation, never in the
-global registry: two specs compiled in one process cannot see each other's blocks, and a
-user block can never replace a built-in kind.
+every file that imports it. Blocks live in a table made for one compilation
+(:class:`UserBlocks`), never in the global registry: two specs compiled in one process
+cannot see each other's blocks, and a user block can never replace a built-in kind.
 
 This module only loads and checks definitions (and the files they come from); the
-compiler expands them (see ``_Compiler.expand``).
+compiler expands them (see ``_Compiler.expand``), in the scope :meth:`UserBlock.bind` makes.
 """
 
 from __future__ import annotations
@@ -32,13 +32,13 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 
-from . import registry
+from . import blocks
 from .errors import Diagnostic, NetspecError, SchemaError, Span, did_you_mean
-from .expressions import MAX_MAGNITUDE, Value
+from .expressions import MAX_MAGNITUDE, Scope, Value
 from .schema import (
     MAX_SIZE,
     FloatField,
@@ -49,15 +49,11 @@ from .schema import (
     Library,
     StrictBool,
     describe,
-    expression_span,
     is_identifier,
-    validate_model,
 )
-from .source import Document, PathKey, read_path
-
-if TYPE_CHECKING:
-    from .compiler import LayerItem
-    from .shapes import Shape
+from .shapes import Shape
+from .source import Document, Located, read_path
+from .validation import validate, validate_value
 
 #: The types a block param may declare.
 PARAM_TYPES = ("int", "float", "bool", "ints")
@@ -137,12 +133,12 @@ class Param:
 
     name: str
     type: str
+    #: The default as written, or ``REQUIRED``.
     default: Any
     minimum: float | None
     maximum: float | None
     description: str | None
     span: Span
-    default_path: PathKey
 
     @property
     def required(self) -> bool:
@@ -168,39 +164,23 @@ class Param:
         """Validator of this param's values, built once (a block may be used many times)."""
         return TypeAdapter(self.annotation())
 
-    def check(self, value: Any, scope: dict[str, Value], doc: Document, owner: str) -> Value:
+    def check(self, value: Located, scope: Scope, owner: str) -> Value:
         """Validate one value (a default) against the declared type, located at the default."""
-        try:
-            return self.adapter.validate_python(value, context={"params": scope})
-        except ValidationError as exc:
-            error = exc.errors(include_url=False)[0]
-            span = doc.span(self.default_path)
-            ctx = error.get("ctx") or {}
-            lead = f"{owner}: default of param '{self.name}'"
-            if error["type"] == "expression":
-                span = expression_span(span, int(ctx["offset"]), int(ctx["length"]))
-                lead += ":"
-            raise SchemaError(f"{lead} {error['msg']}", span, ctx.get("hint") or None) from None
+        lead = f"{owner}: default of param '{self.name}'"
+        return validate_value(self.annotation(), self.adapter, value, scope, lead)  # type: ignore[no-any-return]
 
 
 @dataclass
 class UserBlock:
-    """A block defined in a spec: its params, its layers and the document they are in."""
+    """A block defined in a spec: its params, its layers, and where it is defined."""
 
     kind: str
-    doc: Document
-    path: PathKey
     params: list[Param]
-    layers: list[Any]
-    #: Where the layers are written: under ``layers:``, or the block itself (list shorthand).
-    layers_path: PathKey
+    layers: list[Located]
     description: str | None
     args: type[LayerArgs]
-
-    @property
-    def span(self) -> Span:
-        """The definition's name under ``blocks:``, where notes point."""
-        return self.doc.key_span(self.path)
+    #: The definition's name under ``blocks:``, where notes point.
+    span: Span
 
     @property
     def example(self) -> str:
@@ -209,25 +189,17 @@ class UserBlock:
         required = [f"{p.name}: {samples[p.type]}" for p in self.params if p.required]
         return f"{self.kind}: {{{', '.join(required)}}}" if required else self.kind
 
-    def items(self) -> list[LayerItem]:
-        """The body's layers, located in the definition's document."""
-        from .compiler import LayerItem
-
-        return [
-            LayerItem.from_doc(raw, (*self.layers_path, i)) for i, raw in enumerate(self.layers)
-        ]
-
-    def bind(self, args: BaseModel, in_shape: Shape) -> dict[str, Value]:
+    def bind(self, args: BaseModel, in_shape: Shape) -> Scope:
         """The scope of the body: the input's sizes, then each param (given or default)."""
-        scope: dict[str, Value] = {"in_channels": in_shape[0]}
+        values: dict[str, Value] = {"in_channels": in_shape[0]}
         if len(in_shape) == 3:
-            scope["in_height"], scope["in_width"] = in_shape[1], in_shape[2]
+            values["in_height"], values["in_width"] = in_shape[1], in_shape[2]
         for index, param in enumerate(self.params):
             value = getattr(args, f"p{index}")
             if value is None:
-                value = param.check(param.default, scope, self.doc, f"block '{self.kind}'")
-            scope[param.name] = value
-        return scope
+                value = param.check(param.default, Scope(values), f"block '{self.kind}'")
+            values[param.name] = value
+        return Scope(values)
 
     def note_for(self, message: str) -> tuple[str, Span]:
         """Where to send the reader of a use-site error: the param it names, or the block."""
@@ -236,9 +208,18 @@ class UserBlock:
                 return (f"'{param.name}' is declared here as {param.type}", param.span)
         return (f"block '{self.kind}' is defined here", self.span)
 
+    def with_declarations(self, exc: SchemaError) -> SchemaError:
+        """A use-site error with a note at what it is about: a param, or the block."""
+        return SchemaError(
+            diagnostics=[
+                Diagnostic(d.message, d.span, d.hint, [*d.notes, self.note_for(d.message)])
+                for d in exc.diagnostics
+            ]
+        )
+
 
 @dataclass
-class BlockScope:
+class UserBlocks:
     """The user blocks one compilation can use, from the spec and everything it imports."""
 
     blocks: dict[str, UserBlock] = field(default_factory=dict)
@@ -255,36 +236,37 @@ def with_note(exc: NetspecError, note: str, span: Span | None) -> NetspecError:
     return type(exc)(diagnostics=diagnostics)
 
 
-def load_scope(doc: Document, imports: list[str], blocks: dict[str, Any]) -> BlockScope:
-    """Read every import (recursively, each file once) and every definition into a scope."""
+def load_user_blocks(
+    doc: Document, imports: list[str], definitions: dict[str, Located]
+) -> UserBlocks:
+    """Read every import (recursively, each file once) and every definition."""
     loader = _Loader()
     root = doc.path.resolve() if doc.path is not None else None
-    loader.load(doc, imports, blocks, [(root, doc.source.name)])
-    return loader.scope
+    loader.load(doc, imports, definitions, [(root, doc.source.name)])
+    return loader.found
 
 
 @dataclass
 class _Loader:
-    scope: BlockScope = field(default_factory=BlockScope)
+    found: UserBlocks = field(default_factory=UserBlocks)
     loaded: set[Path] = field(default_factory=set)
 
     def load(
         self,
         doc: Document,
         imports: list[str],
-        blocks: dict[str, Any],
+        definitions: dict[str, Located],
         chain: list[tuple[Path | None, str]],
     ) -> None:
         for index, relative in enumerate(imports):
             self.load_import(doc, index, relative, chain)
-        for name, raw in blocks.items():
-            self.define(doc, name, raw)
+        for name, node in definitions.items():
+            self.define(name, node)
 
     def load_import(
         self, doc: Document, index: int, relative: str, chain: list[tuple[Path | None, str]]
     ) -> None:
-        where = ("imports", index)
-        span = doc.span(where, length=len(relative))
+        span = doc.root.at(("imports", index)).spanning(len(relative))
         if os.path.isabs(relative):
             raise SchemaError(
                 f"imports: '{relative}' is an absolute path",
@@ -317,37 +299,35 @@ class _Loader:
         self.loaded.add(target)
         try:
             child = read_path(shown)
-            library = validate_model(Library, child.data, child, (), "imported file")
+            library = validate(Library, child.root, "imported file")
             assert isinstance(library, Library)
             self.load(child, library.imports, library.blocks, [*chain, (target, str(shown))])
         except NetspecError as exc:
             raise with_note(exc, f"imported from {doc.source.name} here", span) from None
 
-    def define(self, doc: Document, name: str, raw: Any) -> None:
-        path = ("blocks", name)
-        span = doc.key_span(path)
+    def define(self, name: str, node: Located) -> None:
+        span = node.key_span()
         if not is_identifier(name):
             raise SchemaError(
                 f"blocks: '{name}' is not a valid block name (letters, digits, _)", span
             )
-        if registry.lookup(name) is not None:
+        if blocks.lookup(name) is not None:
             raise SchemaError(
                 f"blocks: '{name}' is a built-in kind; a user block cannot replace it",
                 span,
                 f"give the block another name, e.g. 'my_{name}'",
             )
-        if name in self.scope.blocks:
+        if name in self.found.blocks:
             raise SchemaError(
                 f"blocks: '{name}' is defined twice",
                 span,
-                notes=[("first defined here", self.scope.blocks[name].span)],
+                notes=[("first defined here", self.found.blocks[name].span)],
             )
-        layers_path: PathKey = (*path, "layers")
-        if isinstance(raw, list):
-            raw, layers_path = {"layers": raw}, path  # 'name: [layers]': a block without params
-        definition = validate_model(BlockDef, raw, doc, path, f"block '{name}'")
+        if isinstance(node.value, list):  # 'name: [layers]': a block without params
+            node = node.with_value({"layers": node})
+        definition = validate(BlockDef, node, f"block '{name}'")
         assert isinstance(definition, BlockDef)
-        params = [_param(doc, name, pname, value) for pname, value in definition.params.items()]
+        params = [_param(name, pname, value) for pname, value in definition.params.items()]
         fields: dict[str, Any] = {}
         for index, param in enumerate(params):
             fields[f"p{index}"] = (
@@ -361,73 +341,76 @@ class _Loader:
         args = create_model(  # type: ignore[call-overload]
             f"UserBlock_{name}", __base__=UserArgs, __doc__=definition.description, **fields
         )
-        self.scope.blocks[name] = UserBlock(
-            name, doc, path, params, definition.layers, layers_path, definition.description, args
+        self.found.blocks[name] = UserBlock(
+            name, params, definition.layers, definition.description, args, span
         )
 
 
-def _param(doc: Document, block: str, name: str, raw: Any) -> Param:
+def _param(block: str, name: str, node: Located) -> Param:
     """Read one param declaration (short or long form) and check a literal default."""
-    path = ("blocks", block, "params", name)
     owner = f"block '{block}'"
     if not is_identifier(name):
         raise SchemaError(
-            f"{owner}: '{name}' is not a valid param name (letters, digits, _)",
-            doc.key_span(path),
+            f"{owner}: '{name}' is not a valid param name (letters, digits, _)", node.key_span()
         )
     if name in RESERVED:
         raise SchemaError(
             f"{owner}: '{name}' is reserved and cannot be a param",
-            doc.key_span(path),
+            node.key_span(),
             "'name' names the module; in_channels, in_height and in_width are the block's "
             "input sizes, always in scope",
         )
-    kind: str | None = None
-    default: Any = _REQUIRED
-    lo = hi = None
-    description = None
-    default_path = path
+    param = _declaration(owner, name, node)
+    if not param.required and not _has_expression(param.default.plain()):
+        param.check(param.default, Scope(), owner)
+    return param
+
+
+def _declaration(owner: str, name: str, node: Located) -> Param:
+    """A param as declared: a type (``int``), a default (``1``) or ``{type, default, ...}``."""
+    raw = node.value
     if isinstance(raw, str):
         if raw not in PARAM_TYPES:
             raise SchemaError(
                 f"{owner}: param '{name}' has type '{raw}', which is not a param type",
-                doc.span(path, length=len(raw)),
+                node.spanning(len(raw)),
                 did_you_mean(raw, PARAM_TYPES)
                 or "write int, float, bool or ints; for an expression default write "
                 f"'{name}: {{type: int, default: {raw}}}'",
             )
-        kind = raw
-    elif isinstance(raw, dict):
-        spec = validate_model(ParamSpec, raw, doc, path, f"{owner}: param '{name}'")
+        return Param(name, raw, _REQUIRED, None, None, None, node.key_span())
+    if isinstance(raw, dict):
+        spec = validate(ParamSpec, node, f"{owner}: param '{name}'")
         assert isinstance(spec, ParamSpec)
-        kind, lo, hi, description = spec.type, spec.min, spec.max, spec.description
-        if spec.default is not None:
-            default, default_path = spec.default, (*path, "default")
-        if kind is None and default is _REQUIRED:
+        given = spec.default is not None and spec.default.value is not None
+        if spec.type is None and not given:
             raise SchemaError(
-                f"{owner}: param '{name}' needs a 'type' or a 'default'", doc.key_span(path)
+                f"{owner}: param '{name}' needs a 'type' or a 'default'", node.key_span()
             )
-    elif raw is None:
+        kind = spec.type or _type_of_default(owner, name, spec.default)
+        default = spec.default if given else _REQUIRED
+        return Param(name, kind, default, spec.min, spec.max, spec.description, node.key_span())
+    if raw is None:
         raise SchemaError(
             f"{owner}: param '{name}' needs a type or a default",
-            doc.key_span(path),
+            node.key_span(),
             f"write '{name}: int' (required) or '{name}: 1' (default 1)",
         )
-    else:
-        default = raw
+    kind = _type_of_default(owner, name, node)
+    return Param(name, kind, node, None, None, None, node.key_span())
+
+
+def _type_of_default(owner: str, name: str, default: Located) -> str:
+    """The type a default implies (``1`` is an int); expressions need a stated type."""
+    kind = _type_of(default.value)
     if kind is None:
-        kind = _type_of(default)
-        if kind is None:
-            raise SchemaError(
-                f"{owner}: the default of param '{name}' must be a number, true/false or a "
-                f"list of integers, got {describe(default)}",
-                doc.span(default_path),
-                f"for an expression default write '{name}: {{type: int, default: ...}}'",
-            )
-    param = Param(name, kind, default, lo, hi, description, doc.key_span(path), default_path)
-    if not param.required and not _has_expression(default):
-        param.check(default, {}, doc, owner)
-    return param
+        raise SchemaError(
+            f"{owner}: the default of param '{name}' must be a number, true/false or a "
+            f"list of integers, got {describe(default.plain())}",
+            default.span,
+            f"for an expression default write '{name}: {{type: int, default: ...}}'",
+        )
+    return kind
 
 
 def _type_of(value: Any) -> str | None:

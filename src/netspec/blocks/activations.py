@@ -2,29 +2,32 @@
 
 from __future__ import annotations
 
-from ..compiler import InferContext
-from ..registry import Block, register
-from ..schema import LayerArgs
-from ..shapes import Inferred, Node, Shape
+from typing import Any
+
+from .api import BuildChild, Inferred, LayerArgs, Node, Shape, ShapeContext, kind
 
 
 class Activation(LayerArgs):
     """An elementwise nonlinearity; takes no fields besides an optional name."""
 
+    def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
+        return Inferred(shape)
 
-def infer(args: Activation, shape: Shape, ctx: InferContext) -> Inferred:
-    return Inferred(shape)
 
-
-def _builder(torch_name: str):  # type: ignore[no-untyped-def]
-    def build(node: Node, build_child: object) -> object:
+def _builder(torch_name: str) -> Any:
+    def build(node: Node, build_child: BuildChild) -> Any:
         from torch import nn
 
         return getattr(nn, torch_name)()
 
-    return build
+    return staticmethod(build)
 
 
 for _kind, _torch_name in (("relu", "ReLU"), ("sigmoid", "Sigmoid"), ("tanh", "Tanh")):
-    _model = type(_torch_name, (Activation,), {"__doc__": f"nn.{_torch_name}, elementwise."})
-    register(Block(_kind, _model, infer, _builder(_torch_name), _model.__doc__ or "", _kind))
+    kind(_kind)(
+        type(
+            _torch_name,
+            (Activation,),
+            {"__doc__": f"nn.{_torch_name}, elementwise.", "build": _builder(_torch_name)},
+        )
+    )

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
-from ..compiler import InferContext
-from ..registry import Block, register
-from ..schema import FloatField, LayerArgs, PositiveInt
-from ..shapes import Inferred, Node, Shape
-from ._common import require_stated
+from .api import (
+    BuildChild,
+    FloatField,
+    Inferred,
+    LayerArgs,
+    Node,
+    PositiveInt,
+    Shape,
+    ShapeContext,
+    kind,
+    require_stated,
+)
 
 
+@kind("batchnorm")
 class BatchNorm(LayerArgs):
     """Batch norm over channels (images) or features (vectors); the count is inferred."""
 
@@ -23,18 +33,14 @@ class BatchNorm(LayerArgs):
         examples=[64],
     )
 
+    def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
+        require_stated(ctx, self.features, shape[0], "channels", shape)
+        return Inferred(shape, params=2 * shape[0], macs=0)
 
-def infer(args: BatchNorm, shape: Shape, ctx: InferContext) -> Inferred:
-    require_stated(ctx, args.features, shape[0], "channels", shape)
-    return Inferred(shape, params=2 * shape[0], macs=0)
+    @staticmethod
+    def build(node: Node, build_child: BuildChild) -> Any:
+        from torch import nn
 
-
-def build(node: Node, build_child: object) -> object:
-    from torch import nn
-
-    a: BatchNorm = node.args
-    cls = nn.BatchNorm2d if len(node.in_shape) == 3 else nn.BatchNorm1d
-    return cls(node.in_shape[0], eps=a.eps, momentum=a.momentum)
-
-
-register(Block("batchnorm", BatchNorm, infer, build, BatchNorm.__doc__ or "", "batchnorm"))
+        a: BatchNorm = node.args
+        cls = nn.BatchNorm2d if len(node.in_shape) == 3 else nn.BatchNorm1d
+        return cls(node.in_shape[0], eps=a.eps, momentum=a.momentum)

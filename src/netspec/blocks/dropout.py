@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
-from ..compiler import InferContext
-from ..registry import Block, register
-from ..schema import LayerArgs, Probability
-from ..shapes import Inferred, Node, Shape
+from .api import BuildChild, Inferred, LayerArgs, Node, Probability, Shape, ShapeContext, kind
 
 
+@kind("dropout", example="dropout: {p: 0.5}")
 class Dropout(LayerArgs):
     """Dropout with probability ``p`` (0.5 by default, as the seed uses)."""
 
     p: Probability = Field(0.5, description="probability of zeroing an element")
 
+    def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
+        return Inferred(shape)
 
-def infer(args: Dropout, shape: Shape, ctx: InferContext) -> Inferred:
-    return Inferred(shape)
+    @staticmethod
+    def build(node: Node, build_child: BuildChild) -> Any:
+        from torch import nn
 
-
-def build(node: Node, build_child: object) -> object:
-    from torch import nn
-
-    return nn.Dropout(node.args.p)
-
-
-register(Block("dropout", Dropout, infer, build, Dropout.__doc__ or "", "dropout: {p: 0.5}"))
+        return nn.Dropout(node.args.p)

@@ -2,27 +2,32 @@
 
 from __future__ import annotations
 
-from ..compiler import InferContext
-from ..registry import Block, register
-from ..schema import LayerArgs
-from ..shapes import Inferred, Node, Shape, Window
-from ._common import require_image
+from typing import Any
+
+from .api import (
+    BuildChild,
+    Inferred,
+    LayerArgs,
+    Node,
+    Shape,
+    ShapeContext,
+    Window,
+    kind,
+    require_image,
+)
 
 
+@kind("gap")
 class GlobalAvgPool(LayerArgs):
     """Average each channel over the whole feature map; keeps a 1x1 map (flatten after)."""
 
+    def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
+        c, h, w = require_image(ctx, shape)
+        # Each output averages the whole map: a window as large as the input.
+        return Inferred((c, 1, 1), window=Window((h, w), (h, w)))
 
-def infer(args: GlobalAvgPool, shape: Shape, ctx: InferContext) -> Inferred:
-    c, h, w = require_image(ctx, shape)
-    # Each output averages the whole map: a window as large as the input.
-    return Inferred((c, 1, 1), window=Window((h, w), (h, w)))
+    @staticmethod
+    def build(node: Node, build_child: BuildChild) -> Any:
+        from torch import nn
 
-
-def build(node: Node, build_child: object) -> object:
-    from torch import nn
-
-    return nn.AdaptiveAvgPool2d(1)
-
-
-register(Block("gap", GlobalAvgPool, infer, build, GlobalAvgPool.__doc__ or "", "gap"))
+        return nn.AdaptiveAvgPool2d(1)

@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
-from ..compiler import InferContext
-from ..registry import Block, register
-from ..schema import LayerArgs, PositiveInt, StrictBool
-from ..shapes import Inferred, Node, Shape, format_shape
-from ._common import require_stated
+from .api import (
+    BuildChild,
+    Inferred,
+    LayerArgs,
+    Node,
+    PositiveInt,
+    Shape,
+    ShapeContext,
+    StrictBool,
+    format_shape,
+    kind,
+    require_stated,
+)
 
 
+@kind("linear", example="linear: {out: 10}")
 class Linear(LayerArgs):
     """Fully connected layer. ``in`` (input features) is inferred; stating it adds a check."""
 
@@ -23,23 +34,19 @@ class Linear(LayerArgs):
         examples=[6400],
     )
 
+    def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
+        if len(shape) != 1:
+            ctx.fail(
+                f"needs a flat input but gets {format_shape(shape)} {ctx.came_from()}",
+                hint="add '- flatten' before this layer",
+            )
+        (features,) = shape
+        require_stated(ctx, self.in_features, features, "input features", shape)
+        params = features * self.out + (self.out if self.bias else 0)
+        return Inferred((self.out,), params=params, macs=features * self.out)
 
-def infer(args: Linear, shape: Shape, ctx: InferContext) -> Inferred:
-    if len(shape) != 1:
-        ctx.fail(
-            f"needs a flat input but gets {format_shape(shape)} {ctx.came_from()}",
-            hint="add '- flatten' before this layer",
-        )
-    (features,) = shape
-    require_stated(ctx, args.in_features, features, "input features", shape)
-    params = features * args.out + (args.out if args.bias else 0)
-    return Inferred((args.out,), params=params, macs=features * args.out)
+    @staticmethod
+    def build(node: Node, build_child: BuildChild) -> Any:
+        from torch import nn
 
-
-def build(node: Node, build_child: object) -> object:
-    from torch import nn
-
-    return nn.Linear(node.in_shape[0], node.args.out, bias=node.args.bias)
-
-
-register(Block("linear", Linear, infer, build, Linear.__doc__ or "", "linear: {out: 10}"))
+        return nn.Linear(node.in_shape[0], node.args.out, bias=node.args.bias)

@@ -14,18 +14,74 @@ exactly the module names of a hand-written block such as the seed's ``Inception`
 
 from __future__ import annotations
 
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from pydantic import Field
 
-from ..compiler import InferContext, LayerItem
-from ..errors import Diagnostic, SchemaError, ShapeError, Span
-from ..registry import Block, register
-from ..schema import LayerArgs, LayerList
-from ..shapes import Inferred, Node, Shape, conv_out, format_shape
+from .api import (
+    BuildChild,
+    Diagnostic,
+    Inferred,
+    LayerArgs,
+    LayerList,
+    Located,
+    Node,
+    SchemaError,
+    Shape,
+    ShapeContext,
+    Span,
+    conv_out,
+    format_shape,
+    kind,
+)
 
 
-class Concat(LayerArgs):
+class _Merge:
+    """The rule ``concat`` and ``add`` share: branches from one input, merged into one output.
+
+    A mixin rather than a model of its own: each kind declares its fields itself.
+    """
+
+    if TYPE_CHECKING:
+        branches: list[list[Located]]
+
+    def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
+        mode = "add" if isinstance(self, Add) else "concat"
+        branches: list[list[Node]] = [
+            ctx.sequence(layers, shape, names=f"{index}_") if layers else []
+            for index, layers in enumerate(self.branches)
+        ]
+        outs = [branch[-1].out_shape if branch else shape for branch in branches]
+        if isinstance(self, Add):
+            _project(self, shape, ctx, branches, outs)
+        _check_names(branches)
+        ref = next((i for i, branch in enumerate(branches) if branch), 0)
+        for index, out in enumerate(outs):
+            same = out == outs[ref] if mode == "add" else out[1:] == outs[ref][1:]
+            if len(out) != len(outs[ref]) or not same:
+                _mismatch(ctx, self, branches, outs, index, ref)
+        out_shape = outs[ref] if mode == "add" else (sum(o[0] for o in outs), *outs[ref][1:])
+        children = [node for branch in branches for node in branch]
+        return Inferred.of(children, out_shape, branches=branches, merge=mode)
+
+    @staticmethod
+    def build(node: Node, build_child: BuildChild) -> Any:
+        from ..modules import Merge as MergeModule
+
+        modules: list[tuple[str, Any]] = []
+        starts: list[bool] = []
+        ends: list[int] = []
+        assert node.branches is not None
+        for index, branch in enumerate(node.branches):
+            for position, child in enumerate(branch):
+                modules.append((child.name, build_child(child)))
+                starts.append(position == 0)
+                ends.append(index if position == len(branch) - 1 else -1)
+        return MergeModule(modules, starts, ends, len(node.branches), node.merge == "add")
+
+
+@kind("concat", example="concat: {branches: [[conv: {out: 64, kernel: 1}], []]}")
+class Concat(_Merge, LayerArgs):
     """Run every branch on the same input; concatenate their outputs on channels."""
 
     branches: list[LayerList] = Field(
@@ -35,7 +91,11 @@ class Concat(LayerArgs):
     )
 
 
-class Add(LayerArgs):
+@kind(
+    "add",
+    example="add: {projection: conv, branches: [[conv: {out: 64, kernel: 3, padding: 1}], []]}",
+)
+class Add(_Merge, LayerArgs):
     """Run every branch on the same input; add their outputs (a residual connection)."""
 
     branches: list[LayerList] = Field(
@@ -51,35 +111,8 @@ class Add(LayerArgs):
     )
 
 
-def infer_merge(args: Concat | Add, shape: Shape, ctx: InferContext) -> Inferred:
-    mode = "add" if isinstance(args, Add) else "concat"
-    branches: list[list[Node]] = []
-    for index, raws in enumerate(args.branches):
-        items = ctx.branch_items("branches", index, raws)
-        branches.append(ctx.sequence(items, shape, names=f"{index}_") if items else [])
-    outs = [branch[-1].out_shape if branch else shape for branch in branches]
-    if mode == "add":
-        _project(args, shape, ctx, branches, outs)
-    _check_names(branches)
-    ref = next((i for i, branch in enumerate(branches) if branch), 0)
-    for index, out in enumerate(outs):
-        same = out == outs[ref] if mode == "add" else out[1:] == outs[ref][1:]
-        if len(out) != len(outs[ref]) or not same:
-            _mismatch(ctx, args, branches, outs, index, ref)
-    children = [node for branch in branches for node in branch]
-    out_shape = outs[ref] if mode == "add" else (sum(o[0] for o in outs), *outs[ref][1:])
-    return Inferred(
-        out_shape,
-        params=sum(c.params for c in children),
-        macs=sum(c.macs for c in children),
-        children=children,
-        branches=branches,
-        merge=mode,
-    )
-
-
 def _project(
-    args: Add, shape: Shape, ctx: InferContext, branches: list[list[Node]], outs: list[Shape]
+    args: Add, shape: Shape, ctx: ShapeContext, branches: list[list[Node]], outs: list[Shape]
 ) -> None:
     """Give identity branches that do not fit a 1×1 conv (+ bn) that does, if asked to."""
     target = next((outs[i] for i, branch in enumerate(branches) if branch), None)
@@ -91,13 +124,10 @@ def _project(
         stride = [_fitting_stride(shape[1 + axis], target[1 + axis]) for axis in range(2)]
         if None in stride:
             continue  # no 1x1 conv fits: reported as a mismatch, with the shapes
-        layers = [
-            LayerItem.synthesized(
-                "conv", out=target[0], kernel=1, stride=stride, bias=args.projection == "conv"
-            )
-        ]
+        bias = args.projection == "conv"
+        layers = [ctx.layer("conv", out=target[0], kernel=1, stride=stride, bias=bias)]
         if args.projection == "conv_bn":
-            layers.append(LayerItem.synthesized("batchnorm"))
+            layers.append(ctx.layer("batchnorm"))
         branches[index] = ctx.sequence(layers, shape, names=f"{index}_")
         outs[index] = branches[index][-1].out_shape
 
@@ -130,15 +160,15 @@ def _check_names(branches: list[list[Node]]) -> None:
 
 
 def _mismatch(
-    ctx: InferContext,
-    args: Concat | Add,
+    ctx: ShapeContext,
+    args: _Merge,
     branches: list[list[Node]],
     outs: list[Shape],
     index: int,
     ref: int,
 ) -> NoReturn:
     """Say which branch disagrees with which, on which lines, and what each gives."""
-    here, there = ctx.branch_span("branches", index), ctx.branch_span("branches", ref)
+    here, there = ctx.where("branches", index), ctx.where("branches", ref)
 
     def what(i: int, span: Span) -> str:
         identity = "" if branches[i] else "identity, "
@@ -155,46 +185,9 @@ def _mismatch(
     else:
         need = "concat joins channels, so height and width must match"
         hint = "pad or stride the branches alike so that their feature maps have the same size"
-    raise ShapeError(
-        f"{ctx.kind}: {what(index, here)} but {what(ref, there)}; {need}",
-        here,
-        hint,
+    ctx.fail(
+        f"{what(index, here)} but {what(ref, there)}; {need}",
+        at=here,
+        hint=hint,
         notes=[(f"branch {ref + 1} is here", there)],
     )
-
-
-def build(node: Node, build_child: Any) -> object:
-    from ..modules import Merge
-
-    modules: list[tuple[str, Any]] = []
-    starts: list[bool] = []
-    ends: list[int] = []
-    assert node.branches is not None
-    for index, branch in enumerate(node.branches):
-        for position, child in enumerate(branch):
-            modules.append((child.name, build_child(child)))
-            starts.append(position == 0)
-            ends.append(index if position == len(branch) - 1 else -1)
-    return Merge(modules, starts, ends, len(node.branches), node.merge == "add")
-
-
-register(
-    Block(
-        "concat",
-        Concat,
-        infer_merge,
-        build,
-        Concat.__doc__ or "",
-        "concat: {branches: [[conv: {out: 64, kernel: 1}], []]}",
-    )
-)
-register(
-    Block(
-        "add",
-        Add,
-        infer_merge,
-        build,
-        Add.__doc__ or "",
-        "add: {projection: conv, branches: [[conv: {out: 64, kernel: 3, padding: 1}], []]}",
-    )
-)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ..compiler import InferContext, LayerItem
-from ..registry import Block, register
-from ..schema import LayerArgs, NonNegativeInt, PositiveInt
-from ..shapes import Inferred, Shape
-from .group import build_sequential, sequential_result
+from .api import (
+    Inferred,
+    LayerArgs,
+    NonNegativeInt,
+    PositiveInt,
+    Shape,
+    ShapeContext,
+    build_sequential,
+    kind,
+)
 
 
+@kind("nin_block", example="nin_block: {out: 96, kernel: 11, stride: 4}")
 class NinBlock(LayerArgs):
     """Conv(kernel, stride, padding) + ReLU, then two 1×1 conv + ReLU pairs."""
 
@@ -19,28 +25,13 @@ class NinBlock(LayerArgs):
     stride: PositiveInt = Field(1, description="stride of the first convolution")
     padding: NonNegativeInt = Field(0, description="padding of the first convolution")
 
+    def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
+        first = ctx.layer(
+            "conv", out=self.out, kernel=self.kernel, stride=self.stride, padding=self.padding
+        )
+        one_by_one = ctx.layer("conv", out=self.out, kernel=1)
+        relu = ctx.layer("relu")
+        layers = [first, relu, one_by_one, relu, one_by_one, relu]
+        return Inferred.of(ctx.sequence(layers, shape))
 
-def infer(args: NinBlock, shape: Shape, ctx: InferContext) -> Inferred:
-    items = [
-        LayerItem.synthesized(
-            "conv", out=args.out, kernel=args.kernel, stride=args.stride, padding=args.padding
-        ),
-        LayerItem.synthesized("relu"),
-        LayerItem.synthesized("conv", out=args.out, kernel=1),
-        LayerItem.synthesized("relu"),
-        LayerItem.synthesized("conv", out=args.out, kernel=1),
-        LayerItem.synthesized("relu"),
-    ]
-    return sequential_result(ctx.sequence(items, shape))
-
-
-register(
-    Block(
-        "nin_block",
-        NinBlock,
-        infer,
-        build_sequential,
-        NinBlock.__doc__ or "",
-        "nin_block: {out: 96, kernel: 11, stride: 4}",
-    )
-)
+    build = staticmethod(build_sequential)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
-from ..compiler import InferContext
-from ..registry import Block, register
-from ..schema import LayerArgs, Padding2, Size2, StrictBool
-from ..shapes import Inferred, Node, Shape, Window, pool_out
-from ._common import require_image, require_positive
+from .api import (
+    BuildChild,
+    Inferred,
+    LayerArgs,
+    Node,
+    Padding2,
+    Shape,
+    ShapeContext,
+    Size2,
+    StrictBool,
+    Window,
+    kind,
+    pool_out,
+    require_image,
+    require_positive,
+)
 
 
 class Pool(LayerArgs):
@@ -21,61 +34,48 @@ class Pool(LayerArgs):
     padding: Padding2 = Field((0, 0), description="implicit padding on both sides")
     ceil_mode: StrictBool = Field(False, description="round output sizes up")
 
+    def strides(self) -> tuple[int, int]:
+        return self.stride if self.stride is not None else self.kernel
 
-class MaxPool(Pool):
-    """Max pooling (``nn.MaxPool2d``)."""
+    def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
+        c, h, w = require_image(ctx, shape)
+        if any(self.padding[i] * 2 > self.kernel[i] for i in range(2)):
+            ctx.fail("padding must be at most half the kernel size", field="padding")
+        stride = self.strides()
+        oh = pool_out(h, self.kernel[0], stride[0], self.padding[0], ceil_mode=self.ceil_mode)
+        ow = pool_out(w, self.kernel[1], stride[1], self.padding[1], ceil_mode=self.ceil_mode)
+        require_positive(ctx, shape, (oh, ow), f"window {self.kernel[0]}x{self.kernel[1]}")
+        return Inferred((c, oh, ow), window=Window(self.kernel, stride))
 
+    def torch_arguments(self) -> tuple[Any, Any, Any]:
+        """Kernel, stride and padding as the torch module takes them.
 
-class AvgPool(Pool):
-    """Average pooling (``nn.AvgPool2d``)."""
-
-
-def _stride(args: Pool) -> tuple[int, int]:
-    return args.stride if args.stride is not None else args.kernel
-
-
-def infer(args: Pool, shape: Shape, ctx: InferContext) -> Inferred:
-    c, h, w = require_image(ctx, shape)
-    if any(args.padding[i] * 2 > args.kernel[i] for i in range(2)):
-        ctx.fail("padding must be at most half the kernel size", field="padding")
-    stride = _stride(args)
-    oh = pool_out(h, args.kernel[0], stride[0], args.padding[0], ceil_mode=args.ceil_mode)
-    ow = pool_out(w, args.kernel[1], stride[1], args.padding[1], ceil_mode=args.ceil_mode)
-    require_positive(ctx, shape, (oh, ow), f"window {args.kernel[0]}x{args.kernel[1]}")
-    return Inferred((c, oh, ow), window=Window(args.kernel, stride))
+        Square windows are passed as one int, so the module prints as the seed's does.
+        """
+        return _compact(self.kernel), _compact(self.strides()), _compact(self.padding)
 
 
 def _compact(pair: tuple[int, int]) -> int | tuple[int, int]:
-    # Square windows are passed as one int, so the module prints as the seed's does.
     return pair[0] if pair[0] == pair[1] else pair
 
 
-def build_max(node: Node, build_child: object) -> object:
-    from torch import nn
+@kind("maxpool", example="maxpool: {kernel: 3, stride: 2}")
+class MaxPool(Pool):
+    """Max pooling (``nn.MaxPool2d``)."""
 
-    a: Pool = node.args
-    return nn.MaxPool2d(
-        _compact(a.kernel), _compact(_stride(a)), _compact(a.padding), ceil_mode=a.ceil_mode
-    )
+    @staticmethod
+    def build(node: Node, build_child: BuildChild) -> Any:
+        from torch import nn
 
-
-def build_avg(node: Node, build_child: object) -> object:
-    from torch import nn
-
-    a: Pool = node.args
-    return nn.AvgPool2d(
-        _compact(a.kernel), _compact(_stride(a)), _compact(a.padding), ceil_mode=a.ceil_mode
-    )
+        return nn.MaxPool2d(*node.args.torch_arguments(), ceil_mode=node.args.ceil_mode)
 
 
-register(
-    Block(
-        "maxpool",
-        MaxPool,
-        infer,
-        build_max,
-        MaxPool.__doc__ or "",
-        "maxpool: {kernel: 3, stride: 2}",
-    )
-)
-register(Block("avgpool", AvgPool, infer, build_avg, AvgPool.__doc__ or "", "avgpool: {kernel: 2}"))
+@kind("avgpool", example="avgpool: {kernel: 2}")
+class AvgPool(Pool):
+    """Average pooling (``nn.AvgPool2d``)."""
+
+    @staticmethod
+    def build(node: Node, build_child: BuildChild) -> Any:
+        from torch import nn
+
+        return nn.AvgPool2d(*node.args.torch_arguments(), ceil_mode=node.args.ceil_mode)

@@ -9,16 +9,25 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ..compiler import InferContext
-from ..registry import Block, register
-from ..schema import IntField, LayerArgs, LayerList
-from ..shapes import Inferred, Shape
-from .group import build_sequential, sequential_result
+from .api import (
+    Inferred,
+    IntField,
+    LayerArgs,
+    LayerList,
+    Shape,
+    ShapeContext,
+    build_sequential,
+    kind,
+)
 
 #: Most copies one ``repeat`` makes (MAX_MODULES bounds the whole network anyway).
 MAX_TIMES = 1024
 
 
+@kind(
+    "repeat",
+    example="repeat: {times: 2, layers: [{conv: {out: 64, kernel: 3, padding: 1}}, relu]}",
+)
 class Repeat(LayerArgs):
     """``layers`` ``times`` times in a row; each copy infers its own shapes."""
 
@@ -29,18 +38,7 @@ class Repeat(LayerArgs):
         min_length=1, description="the layers to repeat", examples=[[{"dense_layer": None}]]
     )
 
+    def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
+        return Inferred.of(ctx.sequence(self.layers * self.times, shape))
 
-def infer(args: Repeat, shape: Shape, ctx: InferContext) -> Inferred:
-    return sequential_result(ctx.sequence(ctx.items("layers", args.layers) * args.times, shape))
-
-
-register(
-    Block(
-        "repeat",
-        Repeat,
-        infer,
-        build_sequential,
-        Repeat.__doc__ or "",
-        "repeat: {times: 2, layers: [{conv: {out: 64, kernel: 3, padding: 1}}, relu]}",
-    )
-)
+    build = staticmethod(build_sequential)

@@ -4,36 +4,28 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from ..compiler import InferContext, LayerItem
-from ..registry import Block, register
-from ..schema import IntField, LayerArgs, PositiveInt
-from ..shapes import Inferred, Shape
-from .group import build_sequential, sequential_result
+from .api import (
+    Inferred,
+    IntField,
+    LayerArgs,
+    PositiveInt,
+    Shape,
+    ShapeContext,
+    build_sequential,
+    kind,
+)
 
 
+@kind("vgg_block", example="vgg_block: {convs: 2, out: 128}")
 class VggBlock(LayerArgs):
     """``convs`` 3×3 convolutions with ReLU, then a 2×2 max pool that halves H and W."""
 
     convs: IntField(1, 64) = Field(description="number of 3x3 convolutions", examples=[2])  # type: ignore[valid-type]
     out: PositiveInt = Field(description="output channels of every convolution", examples=[64])
 
+    def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
+        conv = ctx.layer("conv", out=self.out, kernel=3, padding=1)
+        layers = [conv, ctx.layer("relu")] * self.convs + [ctx.layer("maxpool", kernel=2, stride=2)]
+        return Inferred.of(ctx.sequence(layers, shape))
 
-def infer(args: VggBlock, shape: Shape, ctx: InferContext) -> Inferred:
-    items: list[LayerItem] = []
-    for _ in range(args.convs):
-        items.append(LayerItem.synthesized("conv", out=args.out, kernel=3, padding=1))
-        items.append(LayerItem.synthesized("relu"))
-    items.append(LayerItem.synthesized("maxpool", kernel=2, stride=2))
-    return sequential_result(ctx.sequence(items, shape))
-
-
-register(
-    Block(
-        "vgg_block",
-        VggBlock,
-        infer,
-        build_sequential,
-        VggBlock.__doc__ or "",
-        "vgg_block: {convs: 2, out: 128}",
-    )
-)
+    build = staticmethod(build_sequential)

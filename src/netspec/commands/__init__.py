@@ -1,4 +1,4 @@
-"""One module per CLI command, each exposing ``register(subparsers)``.
+"""One module per CLI command, each exposing ``register(subparsers)`` and ``run(args)``.
 
 The CLI imports every command module to build its parser (each ``register`` adds its
 subcommand), so these modules import nothing heavy at module level: commands import torch

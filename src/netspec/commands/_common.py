@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..compiler import CompiledSpec, compile_spec
 from ..errors import UsageError
 from ..expressions import ExpressionProblem, Number, parse_literal
+from ..spec import Spec, compile_spec
 
 
 def add_spec_arguments(parser: argparse.ArgumentParser, *, optional_because: str = "") -> None:
@@ -49,6 +49,6 @@ def parse_overrides(items: list[str]) -> dict[str, Number]:
     return values
 
 
-def load_spec(args: argparse.Namespace) -> CompiledSpec:
+def load_spec(args: argparse.Namespace) -> Spec:
     """Compile the command's SPEC with its ``--set`` overrides."""
     return compile_spec(str(args.spec), parse_overrides(args.overrides))

@@ -104,8 +104,8 @@ def run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from netspec.commands._common import parse_overrides
-    from netspec.compiler import compile_spec
     from netspec.recipe import TrainRecipe, with_overrides
+    from netspec.spec import compile_spec
     from netspec.train.errors import TrainUsageError
     from netspec.train.rundir import read_run_info
     from netspec.train.runner import RunOptions, run_training

@@ -58,7 +58,7 @@ T = TypeVar("T")
 
 
 class SpecLike(Protocol):
-    """What training needs from a compiled spec (``netspec.compiler.CompiledSpec`` has it)."""
+    """What training needs from a compiled spec (``netspec.spec.Spec``, as netspec.load gives)."""
 
     name: str
     input_shape: tuple[int, ...]

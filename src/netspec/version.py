@@ -1,0 +1,4 @@
+"""netspec's version, in a module of its own so that any module can read it without
+importing the package (whose ``__init__`` imports the whole front end)."""
+
+__version__ = "0.1.0"
