@@ -23,30 +23,13 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from .expressions import describe
+
 #: Upper bound of any size (channels, features, kernel): keeps hostile specs from
 #: compiling into models that cannot be allocated.
 MAX_SIZE = 1 << 20
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-def describe(value: Any) -> str:
-    """Plain-English type of a value, for messages written for spec authors."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, int):
-        return f"the integer {value}"
-    if isinstance(value, float):
-        return f"the number {value:g}"
-    if isinstance(value, str):
-        return f"the string '{value}'"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
 
 
 class Expression:
