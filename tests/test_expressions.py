@@ -156,8 +156,12 @@ def test_only_the_chosen_branch_is_evaluated() -> None:
             9,
             1,
         ),
-        ("se == 1", "'==' compares values of one type; 'se' is a boolean (true) and '1' is "
-         "the integer 1", 6, 1),  # fmt: skip
+        (
+            "se == 1",
+            "'==' compares values of one type; 'se' is a boolean (true) and '1' is the integer 1",
+            6,
+            1,
+        ),
         ("i in n", "'in' looks for an item in a list; 'n' is the integer 4", 5, 1),
         ("s is 2", "'s is 2' is not allowed in an expression", 0, 6),
         ("depths[4]", "index 4 is out of range: 'depths' has 4 items", 7, 1),
@@ -169,8 +173,13 @@ def test_only_the_chosen_branch_is_evaluated() -> None:
         ("depths * 2", "'depths' is a list of integers, not a number", 0, 6),
         ("len(n)", "len() needs a list, but 'n' is the integer 4", 4, 1),
         ("sum(rows)", "sum() needs numbers, but 'rows' holds a list", 4, 4),
-        ("max(n)", "max() of one value needs a list; give two or more numbers, or a list "
-         "such as max(widths)", 0, 6),  # fmt: skip
+        (
+            "max(n)",
+            "max() of one value needs a list; give two or more numbers, or a list "
+            "such as max(widths)",
+            0,
+            6,
+        ),
         ("round(2.5, 1)", "round() takes 1 argument, got 2", 0, 13),
         ("make_divisible(8)", "make_divisible() takes 2 to 3 arguments, got 1", 0, 17),
         ("make_divisible(8, 0)", "make_divisible() needs a positive divisor", 18, 1),

@@ -1,4 +1,4 @@
-"""Stage 3 — evaluate expressions such as ``64 // ratio`` or ``2 if i == 0 else 1`` without ``eval``.
+"""Stage 3 — evaluate expressions such as ``64 // ratio`` or ``2 if i == 0 else 1``, never ``eval``.
 
 Specs are data, so an expression is parsed with :mod:`ast` and walked by a small interpreter
 that knows a whitelist and nothing else:
