@@ -11,30 +11,23 @@ itself are loaded by :mod:`netspec.userblocks` and expanded here. The back end
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
 from . import blocks
-from .errors import (
-    Diagnostic,
-    ExpressionError,
-    NetspecError,
-    SchemaError,
-    ShapeError,
-    Span,
-    UsageError,
-    did_you_mean,
-)
-from .expressions import ExpressionProblem, Number, Scope
+from .errors import Diagnostic, NetspecError, SchemaError, ShapeError, Span, did_you_mean
+from .expressions import Scope, Value
 from .ir import Inferred, Node, assign_receptive_fields
+from .params import Param, as_value, read_params, resolve_params
 from .recipe import TrainRecipe
-from .schema import SpecHeader, describe, is_identifier
+from .schema import SpecHeader, WeightsKeys, describe
 from .shapes import Shape, format_shape, numel
 from .source import Document, Located, Step, from_mapping, read_path, read_text
 from .userblocks import UserBlock, UserBlocks, load_user_blocks, with_note
-from .validation import expression_span, validate
+from .validation import evaluate_at, validate
+from .variants import Variants, read_variants
 
 #: Largest height/width accepted for an input sample.
 MAX_INPUT_SIDE = 16384
@@ -55,12 +48,18 @@ class CompiledSpec:
 
     name: str
     input_shape: Shape
-    params: dict[str, Number]
+    params: dict[str, Value]
     train: TrainRecipe
     root: Node
     document: Document
     description: str | None = None
     classes: list[str] | None = None
+    #: With ``--variant``: the spec's own name (the family) and the variant's, which is
+    #: also the network's :attr:`name`.
+    family: str | None = None
+    variant: str | None = None
+    #: How a weights file's keys are read (the spec's ``weights:``), if it says.
+    weights: WeightsKeys | None = None
 
     @property
     def source_text(self) -> str:
@@ -89,12 +88,15 @@ class CompiledSpec:
         return self.root.walk()
 
 
-def read_spec(source: str | Path | dict[str, Any]) -> Document:
-    """Read a spec given as a path, as YAML/JSON text, or as a dict.
+def read_spec(source: str | Path | dict[str, Any] | Document) -> Document:
+    """Read a spec given as a path, as YAML/JSON text, or as a dict (a Document is already
+    read).
 
     A ``str`` containing a newline or starting with ``{`` is taken as spec text; any other
     ``str`` is a path.
     """
+    if isinstance(source, Document):
+        return source
     if isinstance(source, dict):
         return from_mapping(source)
     if isinstance(source, Path):
@@ -106,19 +108,24 @@ def read_spec(source: str | Path | dict[str, Any]) -> Document:
     raise TypeError(f"compile_spec takes a path, spec text or dict, not {type(source).__name__}")
 
 
-def compile_document(doc: Document, overrides: dict[str, Number] | None = None) -> CompiledSpec:
+def compile_document(
+    doc: Document, overrides: Mapping[str, Any] | None = None, variant: str | None = None
+) -> CompiledSpec:
     """Run the schema, expression and shape stages over a loaded document.
 
-    ``overrides`` replace the spec's param defaults (as ``--set`` does).
+    ``variant`` picks one of the spec's ``variants:``; ``overrides`` then replace param
+    values (as ``--set`` does: plain values, or :class:`~netspec.params.CommandLine` texts).
     """
     root = doc.root
     header = validate(SpecHeader, root, "spec")
     assert isinstance(header, SpecHeader)
-    params = _resolve_params(header.params, overrides or {})
+    params = _params(doc, header, overrides, variant)
     input_node = root.at(("input",))
     input_shape = _input_shape(header.input, input_node, params)
     recipe = validate(TrainRecipe, _section(root, "train"), "train")
     assert isinstance(recipe, TrainRecipe)
+    weights = validate(WeightsKeys, _section(root, "weights"), "weights")
+    assert isinstance(weights, WeightsKeys)
     if not header.layers:
         raise SchemaError(
             "spec: 'layers' is empty",
@@ -129,9 +136,10 @@ def compile_document(doc: Document, overrides: dict[str, Number] | None = None) 
     producer = f"from the input at line {input_node.span.line}"
     children = compiler.sequence(header.layers, input_shape, "", producer)
     totals = Inferred.of(children)
+    name = variant or header.name
     root_node = Node(
         kind="network",
-        name=header.name,
+        name=name,
         path="",
         args=None,
         in_shape=input_shape,
@@ -144,15 +152,57 @@ def compile_document(doc: Document, overrides: dict[str, Number] | None = None) 
     start = ((1, 1), (1, 1)) if len(input_shape) == 3 else None
     root_node.rf = assign_receptive_fields(children, start)
     return CompiledSpec(
-        name=header.name,
+        name=name,
         input_shape=input_shape,
-        params=params.as_dict(),  # type: ignore[arg-type]
+        params=params.as_dict(),
         train=recipe,
         root=root_node,
         document=doc,
         description=header.description,
         classes=header.classes,
+        family=header.name if variant else None,
+        variant=variant,
+        weights=weights if weights.rename or weights.ignore else None,
     )
+
+
+def _family(doc: Document, header: SpecHeader) -> tuple[list[Param], Variants]:
+    """A spec's declared params and its variants (names and keys checked)."""
+    declared = read_params(header.params)
+    variants = read_variants(header.variants, [p.name for p in declared], doc.source.name)
+    return declared, variants
+
+
+def _params(
+    doc: Document,
+    header: SpecHeader,
+    overrides: Mapping[str, Any] | None,
+    variant: str | None,
+) -> Scope:
+    """The network's params: defaults, then the variant's values, then ``overrides``."""
+    declared, variants = _family(doc, header)
+    chosen = variants.choose(variant) if variant is not None else None
+    scope, _ = resolve_params(declared, variants.values, chosen, overrides)
+    return scope
+
+
+def variant_values(
+    source: str | Path | dict[str, Any] | Document,
+) -> dict[str, dict[str, Value]]:
+    """The variants of a spec: name → the param values it sets (checked against the types).
+
+    ``netspec.variants(path)``; an empty mapping for a spec without variants.
+    """
+    doc = read_spec(source)
+    header = validate(SpecHeader, doc.root, "spec")
+    assert isinstance(header, SpecHeader)
+    declared, variants = _family(doc, header)
+    _, settled = resolve_params(declared, variants.values)  # checks every variant's values
+    types = {p.name: p for p in settled}
+    return {
+        name: {key: types[key].accept(as_value(node.plain())) for key, node in values.items()}
+        for name, values in variants.values.items()
+    }
 
 
 def _section(root: Located, key: str) -> Located:
@@ -161,47 +211,6 @@ def _section(root: Located, key: str) -> Located:
     if node is None or node.value is None:
         return root.with_value({})
     return node
-
-
-def _resolve_params(declared: dict[str, Located], overrides: dict[str, Number]) -> Scope:
-    """Evaluate params in order (a default may use earlier params); apply overrides."""
-    for name in overrides:
-        if name not in declared:
-            hint = did_you_mean(name, sorted(declared)) or (
-                f"this spec's params: {', '.join(declared)}"
-                if declared
-                else "this spec declares no params"
-            )
-            raise UsageError(f"unknown param '{name}' in --set", hint=hint)
-    resolved = Scope()
-    for name, node in declared.items():
-        if not is_identifier(name):
-            raise SchemaError(
-                f"params: '{name}' is not a valid param name (letters, digits, _)",
-                node.key_span(),
-            )
-        if name in overrides:
-            resolved = resolved.extended({name: overrides[name]})
-            continue
-        value = node.value
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise SchemaError(
-                f"params: '{name}' must be a number or an expression, got {describe(value)}",
-                node.span,
-            )
-        resolved = resolved.extended({name: _evaluate(node, resolved, f"params: '{name}'")})
-    return resolved
-
-
-def _evaluate(node: Located, scope: Scope, owner: str) -> Any:
-    """The value of a number or expression written at ``node``."""
-    if not isinstance(node.value, str):
-        return node.value
-    try:
-        return scope.evaluate(node.value)
-    except ExpressionProblem as problem:
-        span = expression_span(node.span, problem.offset, problem.length)
-        raise ExpressionError(f"{owner}: {problem.message}", span, problem.hint) from None
 
 
 def _input_shape(items: list[Located], node: Located, params: Scope) -> Shape:
@@ -214,7 +223,7 @@ def _input_shape(items: list[Located], node: Located, params: Scope) -> Shape:
         )
     dims = []
     for i, item in enumerate(items):
-        value = _evaluate(item, params, "spec: 'input'")
+        value = evaluate_at(item, params, "spec: 'input'")
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):

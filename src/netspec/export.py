@@ -85,6 +85,8 @@ def metadata(
         "preprocessing": Preprocessing.for_input(spec.input_shape).as_metadata(),
         "classes": classes if classes is not None else spec.classes,
     }
+    if spec.variant is not None:  # one member of a family spec: its name is the variant's
+        meta.update(family=spec.family, variant=spec.variant)
     meta.update(extra or {})
     return meta
 

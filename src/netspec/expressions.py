@@ -575,11 +575,3 @@ def parse_value(text: str) -> Value:
     if isinstance(body, ast.Tuple):
         return reader.listing(ast.List(elts=body.elts, ctx=ast.Load(), col_offset=0))
     return reader.visit(body)
-
-
-def parse_literal(text: str) -> Number:
-    """Parse a command-line number such as ``8`` or ``0.5`` (an expression without params)."""
-    value = evaluate(text, {})
-    if not is_number(value):
-        raise ExpressionProblem(f"'{text.strip()}' is {describe(value)}, not a number")
-    return value  # type: ignore[return-value]

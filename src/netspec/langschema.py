@@ -21,9 +21,11 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from . import blocks
+from .params import PARAM_SCHEMA, ParamSpec
 from .recipe import TrainRecipe
-from .schema import LAYER_REF, Library, SpecHeader
-from .userblocks import BlockDef, ParamSpec
+from .schema import LAYER_REF, Library, SpecHeader, WeightsKeys
+from .userblocks import BlockDef
+from .variants import VARIANT_NAME
 
 #: Where the generated schema is kept in the repository, relative to its root.
 SCHEMA_PATH = "schema/netspec.schema.json"
@@ -56,7 +58,7 @@ def spec_json_schema() -> dict[str, Any]:
     """The whole language: a spec or an imported block library, and every layer kind."""
     kinds = blocks.all_blocks()
     models: list[Any] = [*(b.args for b in kinds.values())]
-    models += [SpecHeader, Library, BlockDef, ParamSpec, TrainRecipe]
+    models += [SpecHeader, Library, BlockDef, ParamSpec, TrainRecipe, WeightsKeys]
     refs, top = models_json_schema(
         [(m, "validation") for m in dict.fromkeys(models)],
         by_alias=True,
@@ -135,8 +137,26 @@ def _describe_header(defs: dict[str, Any]) -> None:
     header = defs["SpecHeader"]["properties"]
     number = {"anyOf": [{"type": "number"}, {"type": "string"}]}
     header["params"].update(
-        {"additionalProperties": number, "examples": [{"ratio": 1, "hidden": "4096 // ratio"}]}
+        {
+            "additionalProperties": PARAM_SCHEMA,
+            "propertyNames": {"pattern": _IDENTIFIER},
+            "examples": [{"ratio": 1, "hidden": "4096 // ratio"}],
+        }
     )
+    header["variants"].update(
+        {
+            "propertyNames": {"pattern": VARIANT_NAME.pattern},
+            "additionalProperties": {
+                "type": ["object", "null"],
+                "description": "the param values this variant sets (values, not expressions)",
+            },
+        }
+    )
+    header["weights"] = {
+        "anyOf": [{"$ref": "#/$defs/WeightsKeys"}, {"type": "null"}],
+        "description": header["weights"].get("description", ""),
+        "examples": [{"ignore": ["aux1.", "aux2."]}],
+    }
     header["input"].update({"items": number, "minItems": 1, "maxItems": 3})
     header["input"]["examples"] = [[1, 28, 28]]
     header["train"] = {

@@ -17,13 +17,20 @@ values, and a constraint such as ``>= 1`` applies to the *value* of the expressi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
-from .expressions import describe
+from .expressions import MAX_NESTING, MAX_STRING, describe
 
 #: Upper bound of any size (channels, features, kernel): keeps hostile specs from
 #: compiling into models that cannot be allocated.
@@ -37,15 +44,22 @@ class Expression:
 
     ``number``: the whole value is one expression (``out: 64 // ratio``). ``numbers``: one
     expression for the whole value (a list param, ``c2: c``) or one per item of a written
-    list (``kernel: [k, 2 * k]``). ``bool``: a name of a boolean param (``bias: use_bias``);
-    a string that does not evaluate to true or false is left for the validator to refuse.
-    ``words`` are strings that are values of the field, not expressions (``padding: same``).
+    list (``kernel: [k, 2 * k]``). ``bool``: an expression that gives true or false
+    (``bias: use_bias``, ``stride == 1``); a lone word that is not a name in scope is left
+    for the validator to refuse. ``str``: a word taken literally (``act: silu``) unless it
+    is exactly the name of a string param in scope (``act: act``). ``list``: one expression
+    for the whole value (``rows: rows``), or a written list whose items are expressions,
+    except bare words that are not names in scope, which are taken literally (a table row
+    ``[3, 16, false, relu]``). ``words`` are strings that are values of the field, not
+    expressions (``padding: same``).
     """
 
     __slots__ = ("holds", "words")
 
     def __init__(
-        self, holds: Literal["number", "numbers", "bool"], words: tuple[str, ...] = ()
+        self,
+        holds: Literal["number", "numbers", "bool", "str", "list"],
+        words: tuple[str, ...] = (),
     ) -> None:
         self.holds = holds
         self.words = words
@@ -103,8 +117,8 @@ def _item(check: Callable[[Any], int], items: Any, index: int) -> int:
         ) from None
 
 
-def _pair(minimum: int) -> Callable[[Any], tuple[int, int]]:
-    single = _integer(minimum, MAX_SIZE)
+def _pair(minimum: int, maximum: int = MAX_SIZE) -> Callable[[Any], tuple[int, int]]:
+    single = _integer(minimum, maximum)
 
     def check(value: Any) -> tuple[int, int]:
         # A block param of type 'ints' may stand for the whole pair ('kernel: ks').
@@ -235,6 +249,105 @@ StrictBool = Annotated[
 ]
 Probability = FloatField(0.0, 1.0)
 
+
+def _size(minimum: int, maximum: int) -> Callable[[Any], int | tuple[int, int]]:
+    single = _integer(minimum, maximum)
+    pair = _pair(minimum, maximum)
+
+    def check(value: Any) -> int | tuple[int, int]:
+        return pair(value) if isinstance(value, (list, tuple)) else single(value)
+
+    return check
+
+
+def SizeField(minimum: int = 0, maximum: int = MAX_SIZE) -> Any:
+    """One integer or ``[height, width]``, kept as written (a ``size`` param such as a kernel
+    that a block passes on to ``conv``'s ``kernel``)."""
+    return Annotated[
+        int | tuple[int, int],
+        Expression("numbers"),
+        BeforeValidator(_size(minimum, maximum)),
+        WithJsonSchema(_pair_schema(minimum)),
+    ]
+
+
+def one_of(words: Sequence[str]) -> str:
+    """``'a', 'b' or 'c'``: the words a value may be, for messages."""
+    quoted = [f"'{word}'" for word in words]
+    return " or ".join([", ".join(quoted[:-1]), quoted[-1]] if len(quoted) > 1 else quoted)
+
+
+def _word(choices: tuple[str, ...]) -> Callable[[Any], str]:
+    expected = one_of(choices)
+
+    def check(value: Any) -> str:
+        if (not isinstance(value, str) or not value) and choices:
+            raise _invalid("netspec_choice", "must be {expected}, got {got}", expected=expected,
+                           got=describe(value))  # fmt: skip
+        if not isinstance(value, str) or not value:
+            raise _invalid("netspec_word", "must be a word, got {got}", got=describe(value))
+        if len(value) > MAX_STRING:
+            raise _invalid(
+                "netspec_word", "must be at most {limit} characters long", limit=MAX_STRING
+            )
+        if choices and value not in choices:
+            raise _invalid(
+                "netspec_choice", "must be {expected}, got {got}", expected=expected,
+                got=describe(value),
+            )  # fmt: skip
+        return value
+
+    return check
+
+
+def WordField(choices: tuple[str, ...] = ()) -> Any:
+    """A word (``act: silu``), or the name of a string param that holds one (``act: act``);
+    ``choices`` lists the words accepted (any word when empty)."""
+    schema: dict[str, Any] = {"type": "string"}
+    if choices:
+        schema = {
+            "anyOf": [
+                {"type": "string", "enum": list(choices)},
+                {"type": "string", "description": "a string param of the enclosing block"},
+            ]
+        }
+    return Annotated[
+        str, Expression("str"), BeforeValidator(_word(tuple(choices))), WithJsonSchema(schema)
+    ]
+
+
+def _table(value: Any, depth: int = 1) -> tuple[Any, ...]:
+    """A list of numbers, booleans and words, or of such lists (a table), as tuples."""
+    if not isinstance(value, (list, tuple)) or len(value) > MAX_LIST:
+        raise _invalid(
+            "netspec_list",
+            "must be a list of at most {limit} numbers, booleans, words or lists, got {got}",
+            limit=MAX_LIST,
+            got=describe(value),
+        )
+    items = []
+    for index, item in enumerate(value):
+        if isinstance(item, (list, tuple)) and depth < MAX_NESTING:
+            item = _table(item, depth + 1)
+        elif isinstance(item, (list, tuple)) or not isinstance(item, (int, float, str)):
+            raise _invalid(
+                "netspec_list",
+                "items must be numbers, booleans, words or (one level of) lists, got {got}",
+                got=describe(item),
+                item=index,
+            )
+        items.append(item)
+    return tuple(items)
+
+
+#: A list param: numbers, booleans, words, or rows of them (``rows: [[3, 16, relu], ...]``).
+ListField = Annotated[
+    tuple[Any, ...],
+    Expression("list"),
+    BeforeValidator(_table),
+    WithJsonSchema({"anyOf": [{"type": "array", "maxItems": MAX_LIST}, _EXPR_SCHEMA]}),
+]
+
 #: Where the JSON Schema of the spec language keeps the definition of one layer.
 LAYER_REF = "#/$defs/layer"
 #: A list of layers (``layers:`` of a spec, a group, a block; one branch of a merge).
@@ -284,7 +397,20 @@ class SpecHeader(BaseModel):
     name: str = Field(description="name of the network", min_length=1, max_length=200)
     description: str | None = Field(None, description="free text shown by 'summary'")
     input: list[Any] = Field(description="shape of one sample: [C, H, W] or [F]")
-    params: dict[str, Any] = Field(default_factory=dict, description="named numbers")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="named values the layers use: name -> default, type, or "
+        "{type, default, min, max, choices, description}",
+    )
+    variants: dict[str, Any] = Field(
+        default_factory=dict,
+        description="a family in one file: variant name -> the param values it sets "
+        "(chosen with --variant NAME)",
+        examples=[{"resnet18": {"block": "basic", "depths": [2, 2, 2, 2]}, "resnet50": {}}],
+    )
+    weights: dict[str, Any] | None = Field(
+        None, description="how 'build --weights' and 'eval --weights' read a weights file"
+    )
     train: dict[str, Any] | None = Field(None, description="the training recipe")
     classes: list[str] | None = Field(None, description="class names, in label order")
     imports: list[str] = Field(
@@ -300,6 +426,40 @@ class SpecHeader(BaseModel):
         description="the network, first layer first",
         examples=[["flatten", {"linear": {"out": 10}}]],
     )
+
+
+class WeightsKeys(BaseModel):
+    """How the keys of a weights file are read: renamed, then some dropped.
+
+    torchvision's own files need this: DenseNet's use the pre-2018 names
+    (``denselayer1.norm.1.weight`` for ``denselayer1.norm1.weight``), and GoogLeNet's and
+    Inception-v3's hold auxiliary classifiers that a spec leaves out.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rename: dict[Annotated[str, StringConstraints(min_length=1)], str] = Field(
+        default_factory=dict,
+        description="plain text replacements applied to every key of the file, in order "
+        "(no patterns)",
+        examples=[{".norm.1.": ".norm1.", ".conv.1.": ".conv1."}],
+    )
+    ignore: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+        default_factory=list,
+        description="keys of the file starting with one of these are dropped (before renaming)",
+        examples=[["aux1.", "aux2."]],
+    )
+
+    def apply(self, keys: list[str]) -> dict[str, str]:
+        """The file's keys to keep, each mapped to the name it loads as."""
+        renamed: dict[str, str] = {}
+        for key in keys:
+            new = key
+            for old, replacement in self.rename.items():
+                new = new.replace(old, replacement)
+            if not key.startswith(tuple(self.ignore)):
+                renamed[key] = new
+        return renamed
 
 
 class Library(BaseModel):

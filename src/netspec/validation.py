@@ -24,7 +24,7 @@ from typing import Annotated, Any, NamedTuple, TypeVar, Union, get_args, get_ori
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from .errors import Diagnostic, SchemaError, Span, did_you_mean
+from .errors import Diagnostic, ExpressionError, SchemaError, Span, did_you_mean
 from .expressions import NO_NAMES, ExpressionProblem, Scope
 from .schema import Expression, describe
 from .source import Located, Step
@@ -84,6 +84,39 @@ def validate_value(
         error = exc.errors(include_url=False)[0]
         where = _written(node, error)
         raise SchemaError(f"{lead} {_value_message(error, where)}", where.span) from None
+
+
+class ValueProblem(Exception):
+    """What is wrong with a plain value, in netspec's words ("must be an integer, got ...");
+    ``item`` is the index of the offending item of a list, if one is to blame."""
+
+    def __init__(self, message: str, item: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.item = item
+
+
+def validate_plain(adapter: TypeAdapter[Any], value: Any) -> Any:
+    """Validate a value written without expressions (a variant's, a ``--set`` one) with
+    ``adapter``; raise :class:`ValueProblem` in netspec's words."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        item = (error.get("ctx") or {}).get("item")
+        raise ValueProblem(_value_message(error, None), item) from None
+
+
+def evaluate_at(node: Located, scope: Scope, owner: str) -> Any:
+    """The value of the number or expression written at ``node`` (a spec param's default,
+    a size of the input); a bad expression is an :class:`ExpressionError` located in it."""
+    if not isinstance(node.value, str):
+        return node.value
+    try:
+        return scope.evaluate(node.value)
+    except ExpressionProblem as problem:
+        span = expression_span(node.span, problem.offset, problem.length)
+        raise ExpressionError(f"{owner}: {problem.message}", span, problem.hint) from None
 
 
 def expression_span(span: Span, offset: int, length: int) -> Span:
@@ -234,17 +267,31 @@ def _evaluate(
 ) -> Any:
     """Evaluate the expressions of one marked string or list (see :class:`Expression`)."""
     value = node.value
+    if marker.holds == "list":
+        return _table(node, scope, loc, out)
     if isinstance(value, list):
         if marker.holds == "numbers":
             return [_one(item, scope, loc, out) for item in value]
         return node.plain()
+    if marker.holds == "str":
+        named = scope.get(value)
+        return named if isinstance(named, str) else value
     if marker.holds == "bool":
-        try:
-            result = scope.evaluate(value)
-        except ExpressionProblem:
-            return value
-        return result if isinstance(result, bool) else value
+        if value.isidentifier() and value not in scope:
+            return value  # a lone unknown word ('yes'): the validator says what is expected
+        return _one(node, scope, loc, out)
     return value if value in marker.words else _one(node, scope, loc, out)
+
+
+def _table(node: Located, scope: Scope, loc: Loc, out: list[_Problem], item: bool = False) -> Any:
+    """A list value: one expression, or items that are expressions except bare words that
+    are not names in scope (``relu`` in a table row is the word 'relu')."""
+    value = node.value
+    if isinstance(value, list):
+        return [_table(child, scope, loc, out, item=True) for child in value]
+    if item and isinstance(value, str) and value.isidentifier() and value not in scope:
+        return value
+    return _one(node, scope, loc, out)
 
 
 def _one(node: Located, scope: Scope, loc: Loc, out: list[_Problem]) -> Any:
@@ -314,7 +361,7 @@ def _written(node: Located, error: Any) -> Located:
     return child or node
 
 
-def _value_message(error: Any, written: Located) -> str:
+def _value_message(error: Any, written: Located | None) -> str:
     """What is wrong with a value, in netspec's words ("must be an integer, got ...")."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -326,7 +373,8 @@ def _value_message(error: Any, written: Located) -> str:
     message = error["msg"]
     if not kind.startswith("netspec_"):
         return message[:1].lower() + message[1:]
-    if ctx.get("fraction") and isinstance(written.value, str) and "/" in written.value:
+    text = written.value if written is not None else None
+    if ctx.get("fraction") and isinstance(text, str) and "/" in text:
         # Only an expression can divide; a literal 1.5 needs no advice about '//'.
         message += " (use // for integer division)"
     return message

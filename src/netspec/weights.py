@@ -7,6 +7,7 @@ files with the same words.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from .errors import BuildError
+from .schema import WeightsKeys
 
 
 def read_weights_file(path: str | os.PathLike[str]) -> Any:
@@ -60,14 +62,20 @@ def read_state_dict(
     return data
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_weights(
+    model: nn.Module, path: str | os.PathLike[str], keys: WeightsKeys | None = None
+) -> dict[str, Any]:
     """Load weights with ``strict=True``; report every missing, extra or misshapen key.
 
-    Returns what the file says about the weights besides the weights (empty for a plain
-    state_dict; format, epoch... for a training checkpoint).
+    ``keys`` (the spec's ``weights:`` section) renames and drops the file's keys first, so
+    that torchvision's own files load as they are. Returns what the file says about the
+    weights besides the weights (empty for a plain state_dict; format, epoch... for a
+    training checkpoint).
     """
     info: dict[str, Any] = {}
     state = read_state_dict(path, info)
+    if keys is not None:
+        state = {new: state[old] for old, new in keys.apply(list(state)).items()}
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
@@ -78,7 +86,8 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> dict[str, An
     ]
     problems = []
     if missing:
-        problems.append("missing " + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+        shown = [_with_suggestion(key, unexpected) for key in missing[:5]]
+        problems.append("missing " + ", ".join(shown) + (" ..." if len(missing) > 5 else ""))
     if unexpected:
         problems.append(
             "unexpected " + ", ".join(unexpected[:5]) + (" ..." if len(unexpected) > 5 else "")
@@ -86,6 +95,21 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> dict[str, An
     if misshapen:
         problems.append("shape mismatch for " + ", ".join(misshapen[:5]))
     if problems:
-        raise BuildError(f"weights in {path} do not fit this spec: " + "; ".join(problems))
+        raise BuildError(
+            f"weights in {path} do not fit this spec: " + "; ".join(problems),
+            hint=_KEYS_HINT if missing and unexpected else None,
+        )
     model.load_state_dict(state, strict=True)
     return info
+
+
+_KEYS_HINT = (
+    "when the file names its tensors differently, the spec can say how to read it: "
+    "weights: {rename: {OLD: NEW}, ignore: [PREFIX]}"
+)
+
+
+def _with_suggestion(key: str, candidates: list[str]) -> str:
+    """``a.norm1.weight (the file has a.norm.1.weight)`` when a file key is close."""
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.8)
+    return f"{key} (the file has {close[0]})" if close else key

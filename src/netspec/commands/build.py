@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..formats import FORMATS, join_or
+from ..spec import Spec
 from ._common import add_spec_arguments, load_spec
 
 DEFAULT_FORMAT = "torchscript"
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     classes = [c.strip() for c in args.classes.split(",")] if args.classes else None
     extra: dict[str, object] = {"seed": args.seed}
     if args.weights:
-        classes = _load_weights(model, args.weights, extra, classes, spec.classes)
+        classes = _load_weights(model, args.weights, extra, classes, spec)
     chosen = FORMATS[args.format]
     out = Path(args.output) if args.output else Path(f"{spec.name}{chosen.suffix}")
     report = export_model(
@@ -140,7 +141,7 @@ def _load_weights(
     weights: str,
     extra: dict[str, object],
     classes: list[str] | None,
-    spec_classes: list[str] | None,
+    spec: Spec,
 ) -> list[str] | None:
     """Load ``--weights``; record where they came from; returns the class names to embed.
 
@@ -149,7 +150,7 @@ def _load_weights(
     """
     from ..weights import load_weights
 
-    info = load_weights(model, weights)  # type: ignore[arg-type]
+    info = load_weights(model, weights, spec.weights)  # type: ignore[arg-type]
     extra["weights"] = str(weights)
     if info.get("format") != "netspec.checkpoint":
         return classes
@@ -159,7 +160,7 @@ def _load_weights(
         "dataset": "Fashion-MNIST",
         **{k: info[k] for k in ("epoch", "best_test_acc") if k in info},
     }
-    return list(CLASS_NAMES) if classes is None and spec_classes is None else classes
+    return list(CLASS_NAMES) if classes is None and spec.classes is None else classes
 
 
 def _optimization_line(plan: dict[str, object], device: str) -> str:

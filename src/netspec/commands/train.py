@@ -121,19 +121,22 @@ def run(args: argparse.Namespace) -> int:
                 f"{flags} cannot change when resuming: a resumed run keeps its recorded recipe "
                 f"(only --epochs may raise the total); start a new run instead"
             )
-        if args.overrides:
-            raise TrainUsageError("--set cannot change when resuming: the run keeps its params")
+        if args.overrides or args.variant:
+            flag = "--set" if args.overrides else "--variant"
+            raise TrainUsageError(f"{flag} cannot change when resuming: the run keeps its params")
         if args.out is not None:
             raise TrainUsageError(
                 "--out and --resume exclude each other: a resumed run stays in RUN_DIR"
             )
         run_info = read_run_info(args.resume)
-        compiled = compile_spec(args.spec or str(run_info.spec_path), run_info.params)
+        compiled = compile_spec(
+            args.spec or str(run_info.spec_path), run_info.params, run_info.info.get("variant")
+        )
         base_recipe: Any = TrainRecipe.model_validate(run_info.recipe)
     else:
         if args.spec is None:
             raise TrainUsageError("give a SPEC file to train, or --resume RUN_DIR")
-        compiled = compile_spec(args.spec, parse_overrides(args.overrides))
+        compiled = compile_spec(args.spec, parse_overrides(args.overrides), args.variant)
         base_recipe = compiled.train
     try:
         recipe = with_overrides(base_recipe, **overrides)

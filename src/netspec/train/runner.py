@@ -358,7 +358,8 @@ def evaluate_weights(
     torch_device = training_device(device)
     image_size = image_size_for(spec, TrainRecipe())
     model = spec.build(seed=0)
-    load_weights(model, weights)
+    # How the file's keys are read (the spec's 'weights:'); a stand-in spec may lack it.
+    load_weights(model, weights, getattr(spec, "weights", None))
     check_output(model, image_size, spec.name)
     model.to(torch_device)
     data = load_fashion_mnist(data_dir, download=download, with_train=False)
@@ -489,6 +490,7 @@ def _prepare_run_dir(
         "spec": spec.name,
         "spec_path": str(spec.path) if spec.path else None,
         "params": dict(spec.params),
+        **({"variant": spec.variant} if getattr(spec, "variant", None) else {}),
         "input_shape": list(spec.input_shape),
         "recipe": recipe.model_dump(),
         "image_size": list(image_size),
