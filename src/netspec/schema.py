@@ -25,7 +25,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    StringConstraints,
     WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
@@ -428,6 +427,23 @@ class SpecHeader(BaseModel):
     )
 
 
+def _no_empty(field: str) -> Callable[[Any], Any]:
+    """Refuse the empty text in ``rename`` (it is between every two characters) and
+    ``ignore`` (every key starts with it)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, (dict, list)) and "" in value:
+            raise _invalid(
+                "netspec_empty",
+                "cannot hold the empty text: "
+                + ("it is found between every two characters" if field == "rename" else
+                   "every key starts with it"),
+            )  # fmt: skip
+        return value
+
+    return check
+
+
 class WeightsKeys(BaseModel):
     """How the keys of a weights file are read: renamed, then some dropped.
 
@@ -438,13 +454,13 @@ class WeightsKeys(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    rename: dict[Annotated[str, StringConstraints(min_length=1)], str] = Field(
+    rename: Annotated[dict[str, str], BeforeValidator(_no_empty("rename"))] = Field(
         default_factory=dict,
         description="plain text replacements applied to every key of the file, in order "
         "(no patterns)",
         examples=[{".norm.1.": ".norm1.", ".conv.1.": ".conv1."}],
     )
-    ignore: list[Annotated[str, StringConstraints(min_length=1)]] = Field(
+    ignore: Annotated[list[str], BeforeValidator(_no_empty("ignore"))] = Field(
         default_factory=list,
         description="keys of the file starting with one of these are dropped (before renaming)",
         examples=[["aux1.", "aux2."]],

@@ -42,6 +42,7 @@ from ..schema import (
     Probability,
     Size2,
     StrictBool,
+    WordField,
 )
 from ..shapes import Shape, Window, conv_out, format_shape, numel, pool_out
 from ..source import Located
@@ -69,6 +70,7 @@ __all__ = [
     "Span",
     "StrictBool",
     "Window",
+    "WordField",
     "build_sequential",
     "conv_out",
     "format_shape",
