@@ -1,12 +1,16 @@
 """Every example in docs/errors.md produces exactly the message the page shows.
 
 The page is the error catalogue users read; running it here keeps it honest (as Lark tests
-its examples). A changed message, line or column fails this test.
+its examples). A changed message, line or column fails this test. A section runs
+``netspec check spec.yaml`` unless it gives its command in a line of its own,
+``Command: `netspec check spec.yaml --variant resnet51` ``; a message that starts
+``netspec COMMAND: error:`` is command-line misuse and exits 2, any other exits 1.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -16,15 +20,20 @@ from netspec.cli import main
 
 CATALOGUE = ROOT / "docs" / "errors.md"
 _SECTION = re.compile(
-    r"^## (?P<title>.+?)\n.*?```(?P<fmt>yaml|json)\n(?P<spec>.*?)\n```\n\n"
+    r"^## (?P<title>.+?)\n(?P<prose>.*?)```(?P<fmt>yaml|json)\n(?P<spec>.*?)\n```\n\n"
     r"```text\n(?P<out>.*?)\n```",
     re.S | re.M,
 )
+_COMMAND = re.compile(r"^Command: `(?P<command>netspec [^`]+)`", re.M)
 
 
-def _examples() -> list[tuple[str, str, str, str]]:
+def _examples() -> list[tuple[str, str, str, str, str]]:
     text = CATALOGUE.read_text()
-    found = [(m["title"], m["fmt"], m["spec"], m["out"]) for m in _SECTION.finditer(text)]
+    found = []
+    for m in _SECTION.finditer(text):
+        command = _COMMAND.search(m["prose"])
+        line = command["command"] if command else f"netspec check spec.{m['fmt']}"
+        found.append((m["title"], m["fmt"], m["spec"], m["out"], line))
     assert len(found) == text.count("\n## "), "every section needs a spec and its output"
     return found
 
@@ -33,22 +42,24 @@ EXAMPLES = _examples()
 
 
 @pytest.mark.parametrize(
-    ("title", "fmt", "spec", "expected"), EXAMPLES, ids=[e[0] for e in EXAMPLES]
+    ("title", "fmt", "spec", "expected", "command"), EXAMPLES, ids=[e[0] for e in EXAMPLES]
 )
 def test_catalogue_example(
     title: str,
     fmt: str,
     spec: str,
     expected: str,
+    command: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / f"spec.{fmt}").write_text(spec + "\n")
-    status = main(["check", f"spec.{fmt}"])
+    argv = shlex.split(command)[1:]
+    status = main(argv)
     captured = capsys.readouterr()
-    assert status == 1
+    assert status == (2 if expected.startswith(f"netspec {argv[0]}: error:") else 1)
     assert captured.out == ""
     assert captured.err == expected + "\n"
 

@@ -42,7 +42,7 @@ class Located:
     has thousands of nodes and only the ones that are reported need a span.
     """
 
-    __slots__ = ("borrowed", "col", "key_at", "line", "name", "source", "value", "width")
+    __slots__ = ("borrowed", "col", "flow", "key_at", "line", "name", "source", "value", "width")
 
     def __init__(
         self,
@@ -66,6 +66,9 @@ class Located:
         self.width = width
         #: Whether this node was made by netspec rather than written (its span is borrowed).
         self.borrowed = borrowed
+        #: Whether this mapping or list is written in flow style (``{a: 1}``, ``[1, 2]``),
+        #: where YAML splits plain values at commas.
+        self.flow = False
 
     def __repr__(self) -> str:
         return f"Located({self.plain()!r} at {self.span})"
@@ -98,7 +101,9 @@ class Located:
     def with_value(self, value: Any) -> Located:
         """Another value at this node's place (an empty mapping for ``- relu``, say)."""
         place = (self.source, self.line, self.col, self.key_at, self.name, self.width)
-        return Located(value, *place, self.borrowed)
+        other = Located(value, *place, self.borrowed)
+        other.flow = self.flow
+        return other
 
     def plain(self) -> Any:
         """The value as plain Python data, positions dropped."""
@@ -306,6 +311,7 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
         if "duplicate key" in str(problem) or "duplicate key" in str(exc):
             problem = _duplicate_key_problem(exc)
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        hint = _FLOW_HINT if _bracket_in_flow(exc) else None
         notes: list[tuple[str, Span | None]] = []
         context = exc.context_mark
         if exc.context and context is not None and context is not mark:
@@ -318,7 +324,7 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
                 ) from None
             notes.append((exc.context, context_span))
         raise SourceError(
-            f"invalid {fmt}: {problem}", Span(source, line, col), notes=notes
+            f"invalid {fmt}: {problem}", Span(source, line, col), hint, notes=notes
         ) from None
     except RecursionError:
         raise SourceError(
@@ -326,6 +332,23 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
         ) from None
     except YAMLError as exc:
         raise SourceError(f"invalid {fmt}: {exc}", Span(source, 1, 1)) from None
+
+
+#: What to do when a bracket inside a flow mapping or list breaks the YAML.
+_FLOW_HINT = (
+    "inside {...} and [...] YAML reads ',', '[', ']', '{' and '}' itself: quote expressions "
+    "and templates that contain them, e.g. {out: \"c2[0]\"}"
+)
+
+
+def _bracket_in_flow(exc: Any) -> bool:
+    """Whether a YAML error is a bracket of an unquoted expression inside ``{...}``/``[...]``
+    (``{out: c2[0]}``), not a collection left open."""
+    context = str(exc.context or "")
+    problem = str(exc.problem or "")
+    return "while parsing a flow" in context and any(
+        f"but got '{bracket}'" in problem for bracket in "[]{}"
+    )
 
 
 def _duplicate_key_problem(exc: Exception) -> str:
@@ -362,8 +385,10 @@ def _locate(node: Any, where: Located, *, depth: int, budget: list[int]) -> Loca
     _refuse_exotic(node, where, depth, budget)
     if type(node) is CommentedMap:
         where.value = _locate_mapping(node, where, depth=depth, budget=budget)
+        where.flow = bool(node.fa.flow_style())
     elif type(node) is CommentedSeq:
         where.value = _locate_items(node, where, depth=depth, budget=budget)
+        where.flow = bool(node.fa.flow_style())
     elif node is None or isinstance(node, bool):
         where.value = node
     elif isinstance(node, int):

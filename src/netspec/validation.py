@@ -49,6 +49,8 @@ def validate(
     ``owner`` names the mapping in messages ("conv", "train"), so the user reads
     ``conv: 'out' must be ...``.
     """
+    if isinstance(node.value, dict):
+        _refuse_cut_values(node, owner)
     data, problems = _prepare_fields(model, node, scope)
     errors: list[Any] = []
     try:
@@ -127,6 +129,78 @@ def expression_span(span: Span, offset: int, length: int) -> Span:
     """
     quoted = span.source.line(span.line)[span.col - 1 : span.col] in ("'", '"')
     return Span(span.source, span.line, span.col + offset + int(quoted), length)
+
+
+# ------------------------------------------------------------------- flow-style cuts
+
+
+def _refuse_cut_values(node: Located, owner: str) -> None:
+    """Report an expression that YAML cut at a comma inside ``{...}`` or ``[...]``.
+
+    ``{out: make_divisible(32 * width, 8), kernel: 3}`` is valid YAML that means
+    ``out: 'make_divisible(32 * width'`` and a key ``'8)'``: no YAML error, and the real
+    mistake would show only as an unknown key. A plain value of a flow collection that
+    leaves a bracket open right before a comma is that cut.
+    """
+    for key, child in node.value.items():
+        if isinstance(child.value, str) and not node.flow:
+            continue  # a block-style value runs to the end of its line, commas and all
+        for field, value in _flow_values(key, child):
+            opener = _unclosed(value.value)
+            if opener is not None and _before_comma(value):
+                raise SchemaError(
+                    f"{owner}: '{field}' is cut short at a comma: '{value.value}' has an "
+                    f"unclosed '{opener}'",
+                    value.spanning(len(value.value)),
+                    _cut_hint(value, key if value is child else None),
+                )
+
+
+def _flow_values(key: str, node: Located) -> list[tuple[str, Located]]:
+    """The plain strings at ``node`` and in the flow lists below it, with their field."""
+    if isinstance(node.value, str):
+        return [(key, node)]
+    if isinstance(node.value, list) and node.flow:
+        return [found for item in node.value for found in _flow_values(key, item)]
+    return []
+
+
+def _unclosed(text: str) -> str | None:
+    """The first bracket ``(`` or ``[`` that ``text`` leaves open, if any."""
+    if "(" not in text and "[" not in text:
+        return None
+    stack: list[str] = []
+    for char in text:
+        if char in "([":
+            stack.append(char)
+        elif char in ")]" and stack:
+            stack.pop()
+    return stack[0] if stack else None
+
+
+def _before_comma(node: Located) -> bool:
+    """Whether the value is written unquoted and YAML's comma follows it."""
+    line = node.source.line(node.line)
+    start = node.col - 1
+    if line[start : start + 1] in ("'", '"'):
+        return False
+    return line[start + len(node.value) :].lstrip().startswith(",")
+
+
+def _cut_hint(node: Located, key: str | None) -> str:
+    """How to write the expression: quoted, as the line has it up to its closing bracket."""
+    line = node.source.line(node.line)
+    start, depth = node.col - 1, 0
+    for end in range(start, len(line)):
+        depth += (line[end] in "([") - (line[end] in ")]")
+        if depth == 0 and line[end] in ")]":
+            whole = f'"{line[start : end + 1]}"'
+            break
+    else:
+        whole = "the whole expression"
+    where = "{...}" if key is not None else "[...]"
+    example = f"{key}: {whole}" if key is not None else whole
+    return f"inside {where} YAML splits values at commas; quote the expression: {example}"
 
 
 # ------------------------------------------------------------------------- expressions
