@@ -337,7 +337,7 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
 #: What to do when a bracket inside a flow mapping or list breaks the YAML.
 _FLOW_HINT = (
     "inside {...} and [...] YAML reads ',', '[', ']', '{' and '}' itself: quote expressions "
-    "and templates that contain them, e.g. {out: \"c2[0]\"}"
+    'and templates that contain them, e.g. {out: "c2[0]"}'
 )
 
 
