@@ -155,6 +155,7 @@ class Param:
     def required(self) -> bool:
         return self.default is _REQUIRED
 
+    @cached_property
     def annotation(self) -> Any:
         """The field type that validates this param's values (expressions included)."""
         low, high = (-MAX_MAGNITUDE, MAX_MAGNITUDE) if self.spec_level else (0, MAX_SIZE)
@@ -180,12 +181,12 @@ class Param:
     @cached_property
     def adapter(self) -> TypeAdapter[Any]:
         """Validator of this param's values, built once (a block may be used many times)."""
-        return TypeAdapter(self.annotation())
+        return TypeAdapter(self.annotation)
 
     def check(self, value: Located, scope: Scope, owner: str) -> Value:
         """Validate one value (a default) against the declared type, located at the default."""
         lead = f"{owner}: default of param '{self.name}'"
-        return validate_value(self.annotation(), self.adapter, value, scope, lead)  # type: ignore[no-any-return]
+        return validate_value(self.annotation, self.adapter, value, scope, lead)  # type: ignore[no-any-return]
 
     def accept(self, value: Any) -> Value:
         """Validate a plain value (a variant's, ``--set``'s); raise :class:`ValueProblem`.

@@ -239,7 +239,7 @@ class _Loader:
         fields: dict[str, Any] = {}
         for index, param in enumerate(params):
             fields[f"p{index}"] = (
-                param.annotation(),
+                param.annotation,
                 Field(
                     ... if param.required else None,
                     alias=param.name,
