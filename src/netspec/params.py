@@ -23,9 +23,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 from .errors import ExpressionError, SchemaError, Span, UsageError, did_you_mean
 from .expressions import (
@@ -51,6 +51,9 @@ from .schema import (
 )
 from .source import Located
 from .validation import ValueProblem, evaluate_at, validate, validate_plain, validate_value
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 #: The types a param may declare.
 PARAM_TYPES = ("int", "float", "bool", "str", "size", "ints", "list")
@@ -180,7 +183,13 @@ class Param:
 
     @cached_property
     def adapter(self) -> TypeAdapter[Any]:
-        """Validator of this param's values, built once (a block may be used many times)."""
+        """Validator of this param's values, built once (a block may be used many times).
+
+        pydantic's TypeAdapter module is imported here, when a value needs checking, not
+        by every ``netspec check``.
+        """
+        from pydantic import TypeAdapter
+
         return TypeAdapter(self.annotation)
 
     def check(self, value: Located, scope: Scope, owner: str) -> Value:
@@ -422,6 +431,18 @@ def resolve_params(
     return scope, settled
 
 
+def _literal_of_its_type(param: Param) -> bool:
+    """Whether a param's default is a plain value of its type with nothing to check
+    (``ratio: 8``): the common case, which needs no validator."""
+    plain = param.default.plain()
+    constrained = param.minimum is not None or param.maximum is not None or param.choices
+    return (
+        not constrained
+        and not has_expression(plain)
+        and type_of_value(as_value(plain)) == param.type
+    )
+
+
 def _variant_value(param: Param, variant: str, node: Located) -> Value:
     """A variant's value for ``param``: a literal of the param's type, located if not."""
     value = as_value(node.plain())
@@ -447,11 +468,11 @@ def _default(param: Param, scope: Scope, given: bool) -> Value | None:
         return None
     node: Located = param.default
     try:
-        if param.type is not None:
-            return param.check(node, scope, "params")
-        if isinstance(node.value, str):
-            return evaluate_at(node, scope, f"params: '{param.name}'")
-        return as_value(node.plain())  # type: ignore[no-any-return]
+        if param.type is None:  # a short-form expression: its value is the param's
+            return evaluate_at(node, scope, f"params: '{param.name}'")  # type: ignore[no-any-return]
+        if _literal_of_its_type(param):
+            return as_value(node.plain())
+        return param.check(node, scope, "params")
     except (SchemaError, ExpressionError):
         if given:
             return None
