@@ -220,3 +220,19 @@ def test_api_params_are_checked_like_set() -> None:
         "--set depths=3: 'depths' is a list of integers, e.g. --set 'depths=[3,4,6,3]'"
     )
     assert netspec.load(SPEC, params={"depths": [1, 2]}).params["depths"] == (1, 2)
+
+
+def test_block_param_defaults_may_be_conditions_over_the_input() -> None:
+    spec = netspec.load(
+        "name: g\ninput: [8, 8, 8]\nblocks:\n  mb:\n    params:\n      out: int\n"
+        "      stride: 1\n      expand: 1.0\n"
+        '      expanded: {type: int, default: "make_divisible(in_channels * expand, 8)"}\n'
+        "      residual: {type: bool, default: stride == 1 and in_channels == out}\n"
+        "    layers:\n      - conv: {out: expanded, kernel: 1, bias: residual}\n"
+        '      - conv: {out: out, kernel: 3, padding: 1, stride: stride, bias: "not residual"}\n'
+        "layers:\n  - mb: {out: 8}\n  - mb: {out: 16, stride: 2, expand: 6}\n"
+    )
+    first, second = spec.root.children
+    assert [c.params for c in first.children] == [72, 576]  # residual: bias, then none
+    assert [c.out_shape for c in second.children] == [(48, 8, 8), (16, 4, 4)]
+    assert [c.params for c in second.children] == [384, 6928]

@@ -212,13 +212,14 @@ class Param:
         """'did you mean ...?' for a misspelt choice of a str param."""
         return did_you_mean(value, self.choices) if isinstance(value, str) else None
 
-    def example(self) -> str:
-        """A value to show in a message: the default when it is a plain one, else a sample."""
+    def example(self, spaced: bool = False) -> str:
+        """A value to show in a message: the default when it is a plain one, else a sample
+        (``spaced`` as in a spec, else as on the command line)."""
         if self.default is not _REQUIRED and not has_expression(self.default.plain()):
-            return format_value(as_value(self.default.plain()))
+            return format_value(as_value(self.default.plain()), spaced)
         if self.choices:
             return self.choices[0]
-        return format_value(SAMPLES[self.type or "int"])
+        return format_value(SAMPLES[self.type or "int"], spaced)
 
 
 def fits(kind: str, value: Any) -> bool:
@@ -254,12 +255,14 @@ def type_of_value(value: Any) -> str:
     return "ints" if _integers(value) and value else "list"
 
 
-def format_value(value: Any) -> str:
-    """A value as one writes it on the command line: ``[3,4,6,3]``, ``true``, ``basic``."""
+def format_value(value: Any, spaced: bool = False) -> str:
+    """A value as one writes it on the command line (``[3,4,6,3]``, ``true``, ``basic``),
+    or ``spaced`` as in a spec (``[3, 4, 6, 3]``)."""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(format_value(item) for item in value) + "]"
+        items = (format_value(item, spaced) for item in value)
+        return "[" + (", " if spaced else ",").join(items) + "]"
     return str(value)
 
 

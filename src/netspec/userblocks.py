@@ -92,7 +92,7 @@ class UserBlock:
     @property
     def example(self) -> str:
         """A use of the block, for messages: its required params with sample values."""
-        required = [f"{p.name}: {p.example()}" for p in self.params if p.required]
+        required = [f"{p.name}: {p.example(spaced=True)}" for p in self.params if p.required]
         return f"{self.kind}: {{{', '.join(required)}}}" if required else self.kind
 
     def bind(self, args: BaseModel, in_shape: Shape) -> Scope:

@@ -124,7 +124,7 @@ def list_variants(args: argparse.Namespace) -> str:
 
 def _show(value: object) -> str:
     """``[2, 2, 2, 2]``, ``basic``, ``true``: a param value as the listing shows it."""
-    return format_value(value).replace(",", ", ")
+    return format_value(value, spaced=True)
 
 
 def _macs(count: int) -> str:
