@@ -1,9 +1,10 @@
 """The JSON Schema of the spec language (``netspec schema``), for editors.
 
-The package ships the generated schema (src/netspec/netspec.schema.json, package data) and
-every shipped spec points at it, so these tests check that the copy is current, that every shipped spec
-validates against it, that it rejects what the compiler rejects in the common cases, and
-that every kind and field carries a description and an example for the editor to show.
+The package ships the generated schema (src/netspec/netspec.schema.json, package data)
+and every shipped spec points at it, so these tests check that the copy is current, that
+every shipped spec validates against it, that it rejects what the compiler rejects in the
+common cases, and that every kind and field carries a description and an example for the
+editor to show.
 """
 
 from __future__ import annotations
