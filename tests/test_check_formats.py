@@ -12,7 +12,10 @@ from __future__ import annotations
 import ast
 import importlib
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -188,3 +191,23 @@ def test_summary_format_json_is_the_old_json_flag(capsys) -> None:
     assert json.loads(old)["name"] == "lenet"
     assert main(["summary", lenet, "--format", "text"]) == 0
     assert capsys.readouterr().out.startswith("lenet\n")
+
+
+def test_machine_formats_and_completion_never_import_torch(tmp_path: Path) -> None:
+    (tmp_path / "bad.yaml").write_text(BAD)
+    googlenet = str(ROOT / "specs" / "googlenet.yaml")
+    code = (
+        "import sys, contextlib, io\n"
+        "from netspec.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    for fmt in ('json', 'sarif'):\n"
+        f"        assert main(['check', {googlenet!r}, 'bad.yaml', '--format', fmt]) == 1\n"
+        f"    assert main(['completion', '--params', {googlenet!r}]) == 0\n"
+        "    assert main(['completion', 'bash']) == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
