@@ -3,7 +3,7 @@
 The issue's bar: checking GoogLeNet must take well under a quarter of ``import torch``.
 Both are measured here in one run, each in fresh interpreters, interleaved round by round
 (best and median of N), so the ratio is independent of how busy the machine is.
-``--against SRC`` also times ``netspec check`` from another source tree (say a checkout
+``--against SRC`` (repeatable) also times ``netspec check`` from another source tree (say a checkout
 of main, or this tree with a command removed) in the same rounds. Run from the
 repository root:
 
@@ -36,7 +36,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--spec", default=str(ROOT / "specs" / "googlenet.yaml"))
-    parser.add_argument("--against", type=Path, help="another src/ to time netspec check from")
+    parser.add_argument(
+        "--against",
+        type=Path,
+        action="append",
+        default=[],
+        help="another src/ to time netspec check from (repeatable)",
+    )
     args = parser.parse_args()
     python = sys.executable
     check = [python, "-m", "netspec", "check", args.spec]
@@ -46,8 +52,8 @@ def main() -> None:
         "python -c 'import torch'": ([python, "-c", "import torch"], here),
         f"netspec check {Path(args.spec).name}": (check, here),
     }
-    if args.against:
-        runs[f"  ... from {args.against}"] = (check, args.against.resolve())
+    for other in args.against:
+        runs[f"  ... from {other}"] = (check, other.resolve())
     times: dict[str, list[float]] = {label: [] for label in runs}
     for _ in range(args.repeats):
         for label, (command, src) in runs.items():
