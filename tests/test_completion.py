@@ -42,23 +42,12 @@ def netspec_script(shell: str) -> str:
     ).stdout
 
 
-@pytest.fixture(scope="module")
-def complete(tmp_path_factory):
+@pytest.fixture
+def complete(netspec_on_path: dict[str, str]):
     """``complete("netspec", "bu")`` → the words bash offers for the last one."""
     if BASH is None:
         pytest.skip("bash is not installed")
-    bin_dir = tmp_path_factory.mktemp("bin")
-    shim = bin_dir / "netspec"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m netspec "$@"\n')
-    shim.chmod(0o755)
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(ROOT / "src"),
-    }
-    script = subprocess.run(
-        ["netspec", "completion", "bash"], env=env, capture_output=True, text=True, check=True
-    ).stdout
+    script = netspec_script("bash")
 
     def run(*words: str) -> list[str]:
         program = (
@@ -68,7 +57,7 @@ def complete(tmp_path_factory):
         )
         done = subprocess.run(
             [BASH, "--norc", "-c", program, "bash", *words],
-            env=env,
+            env=netspec_on_path,
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -149,21 +138,19 @@ def test_completion_needs_a_shell_or_a_spec(capsys) -> None:
     assert "one of the arguments" in capsys.readouterr().err
 
 
-def test_fish_completes_subcommands_and_params(tmp_path: Path) -> None:
+def test_fish_completes_subcommands_and_params(
+    tmp_path: Path, netspec_on_path: dict[str, str]
+) -> None:
     fish = shutil.which("fish")
     if fish is None:
         pytest.skip("fish is not installed")
     script = tmp_path / "netspec.fish"
     script.write_text(netspec_script("fish"))
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "netspec").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m netspec "$@"\n')
-    (bin_dir / "netspec").chmod(0o755)
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-    env["PYTHONPATH"] = str(ROOT / "src")
     asked = (
         f"source {script}; complete -C 'netspec bu'; "
         "complete -C 'netspec build specs/vgg11.yaml --set r'"
     )
-    done = subprocess.run([fish, "-c", asked], env=env, cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        [fish, "-c", asked], env=netspec_on_path, cwd=ROOT, capture_output=True, text=True
+    )
     assert done.stdout.split() == ["build", "ratio="]

@@ -35,20 +35,6 @@ DIAGNOSTIC = "bad.netspec.yaml:4:20: error: conv: unknown key 'kernal'"
 SHIPPED = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "specs").rglob("*.yaml"))
 
 
-@pytest.fixture
-def netspec_on_path(tmp_path: Path) -> dict[str, str]:
-    """An environment whose ``netspec`` runs this checkout (as an installed one would)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    (bin_dir / "netspec").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m netspec "$@"\n')
-    (bin_dir / "netspec").chmod(0o755)
-    return {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "PYTHONPATH": str(ROOT / "src"),
-    }
-
-
 def selected(hook: dict, paths: list[str]) -> list[str]:
     """The paths pre-commit hands the hook: those its ``files`` pattern searches out."""
     return [p for p in paths if re.search(hook["files"], p)]

@@ -39,8 +39,7 @@ def validator():
 
 def test_committed_schema_is_current() -> None:
     assert (ROOT / SCHEMA_PATH).read_text() == schema_text(), (
-        f"{SCHEMA_PATH} is stale: run "
-        f"'PYTHONPATH=src python -m netspec schema -o {SCHEMA_PATH}'"
+        f"{SCHEMA_PATH} is stale: run 'PYTHONPATH=src python -m netspec schema -o {SCHEMA_PATH}'"
     )
 
 

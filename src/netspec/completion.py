@@ -91,7 +91,7 @@ def _offered(action: argparse.Action, positional: bool = False) -> list[str] | s
 def script(shell: str, subcommands: Mapping[str, argparse.ArgumentParser]) -> str:
     """The completion script for ``shell`` (one of :data:`SHELLS`)."""
     commands = describe(subcommands)
-    return {"bash": _bash, "zsh": _zsh, "fish": _fish}[shell](commands)
+    return _fish(commands) if shell == "fish" else _SYNTAX[shell].script(commands)
 
 
 def _words(items: list[str]) -> str:
@@ -123,17 +123,29 @@ def _cases(commands: list[Command], offer: Callable[[list[str] | str], str]) -> 
     return "\n".join(branches)
 
 
-def _bash(commands: list[Command]) -> str:
-    names = _words([c.name for c in commands])
-    return _BASH.replace("@COMMANDS@", names).replace("@CASES@", _cases(commands, _bash_offer))
+@dataclass(frozen=True)
+class _Syntax:
+    """How one shell's completion function is written: its template and how it offers."""
 
+    template: str
+    #: Offers fixed words; ``{words}`` is replaced by them.
+    words: str
+    #: Offers spec files, any file, directories.
+    spec: str
+    file: str
+    dir: str
+    #: Offers nothing.
+    nothing: str
 
-def _bash_offer(offered: list[str] | str) -> str:
-    if isinstance(offered, list):
-        return f'COMPREPLY=($(compgen -W "{_words(offered)}" -- "$cur"))'
-    return {"spec": "_netspec_files spec", "file": "_netspec_files", "dir": "_netspec_dirs"}.get(
-        offered, "COMPREPLY=()"
-    )
+    def offer(self, offered: list[str] | str) -> str:
+        if isinstance(offered, list):
+            return self.words.replace("{words}", _words(offered))
+        return getattr(self, offered) if offered in ("spec", "file", "dir") else self.nothing
+
+    def script(self, commands: list[Command]) -> str:
+        names = _words([c.name for c in commands])
+        cases = _cases(commands, self.offer)
+        return self.template.replace("@COMMANDS@", names).replace("@CASES@", cases)
 
 
 _BASH = r"""# netspec completion for bash: eval "$(netspec completion bash)" in ~/.bashrc,
@@ -186,19 +198,6 @@ complete -F _netspec netspec
 """
 
 
-def _zsh(commands: list[Command]) -> str:
-    names = _words([c.name for c in commands])
-    return _ZSH.replace("@COMMANDS@", names).replace("@CASES@", _cases(commands, _zsh_offer))
-
-
-def _zsh_offer(offered: list[str] | str) -> str:
-    if isinstance(offered, list):
-        return f"compadd -- {_words(offered)}"
-    return {"spec": "_files -g '*.(yaml|yml|json)'", "file": "_files", "dir": "_directories"}.get(
-        offered, "return 1"
-    )
-
-
 _ZSH = r"""#compdef netspec
 # netspec completion for zsh: eval "$(netspec completion zsh)" in ~/.zshrc, or save it as
 # _netspec in a folder of your $fpath
@@ -229,6 +228,26 @@ _netspec() {
 (( $+functions[compdef] )) || { autoload -U compinit && compinit; }
 compdef _netspec netspec
 """
+
+
+_SYNTAX = {
+    "bash": _Syntax(
+        _BASH,
+        words='COMPREPLY=($(compgen -W "{words}" -- "$cur"))',
+        spec="_netspec_files spec",
+        file="_netspec_files",
+        dir="_netspec_dirs",
+        nothing="COMPREPLY=()",
+    ),
+    "zsh": _Syntax(
+        _ZSH,
+        words="compadd -- {words}",
+        spec="_files -g '*.(yaml|yml|json)'",
+        file="_files",
+        dir="_directories",
+        nothing="return 1",
+    ),
+}
 
 
 def _fish(commands: list[Command]) -> str:
