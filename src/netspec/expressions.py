@@ -115,6 +115,8 @@ class ExpressionProblem(Exception):
     offset: int = 0
     length: int = 1
     hint: str | None = None
+    #: The stable code of this kind of problem (NS3xx, listed in docs/errors.md).
+    code: str = "NS300"
 
 
 def describe(value: Any) -> str:
@@ -194,12 +196,14 @@ def _parse(text: str) -> tuple[ast.expr, int]:
     Callers only read the tree, so one parse serves every evaluation of the same text.
     """
     if len(text) > MAX_EXPRESSION_CHARS:
-        raise ExpressionProblem(f"expression is too long (limit {MAX_EXPRESSION_CHARS} chars)")
+        raise ExpressionProblem(
+            f"expression is too long (limit {MAX_EXPRESSION_CHARS} chars)", code="NS305"
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         offset = max(0, (exc.offset or 1) - 1)
-        raise ExpressionProblem(f"invalid expression '{text}'", offset) from None
+        raise ExpressionProblem(f"invalid expression '{text}'", offset, code="NS301") from None
     return tree.body, len(text) - len(text.lstrip())
 
 
@@ -213,7 +217,9 @@ class _Evaluator:
 
     # ------------------------------------------------------------------ reporting
 
-    def problem(self, node: ast.AST, message: str, hint: str | None = None) -> ExpressionProblem:
+    def problem(
+        self, node: ast.AST, message: str, hint: str | None = None, *, code: str
+    ) -> ExpressionProblem:
         start = getattr(node, "col_offset", 0)
         end = getattr(node, "end_col_offset", None)
         if not self.text.isascii():  # ast counts UTF-8 bytes; the caret counts characters
@@ -221,13 +227,15 @@ class _Evaluator:
             start = len(encoded[:start].decode(errors="ignore"))
             end = len(encoded[:end].decode(errors="ignore")) if end is not None else None
         length = max(1, end - start) if end is not None else 1
-        return ExpressionProblem(message, start + self.lead, length, hint)
+        return ExpressionProblem(message, start + self.lead, length, hint, code)
 
     def check(self, node: ast.AST, value: Number) -> Number:
         if isinstance(value, float) and not math.isfinite(value):
-            raise self.problem(node, "expression result is not a finite number")
+            raise self.problem(node, "expression result is not a finite number", code="NS305")
         if abs(value) > MAX_MAGNITUDE:
-            raise self.problem(node, f"number is too large (limit {MAX_MAGNITUDE:.0e})")
+            raise self.problem(
+                node, f"number is too large (limit {MAX_MAGNITUDE:.0e})", code="NS305"
+            )
         return value
 
     # ---------------------------------------------------------------- typed visits
@@ -236,7 +244,10 @@ class _Evaluator:
         visitor = _VISITORS.get(type(node))
         if visitor is None:
             raise self.problem(
-                node, f"'{ast.unparse(node)}' is not allowed in an expression", _ALLOWED
+                node,
+                f"'{ast.unparse(node)}' is not allowed in an expression",
+                _ALLOWED,
+                code="NS304",
             )
         return getattr(self, visitor)(node)  # type: ignore[no-any-return]
 
@@ -247,22 +258,27 @@ class _Evaluator:
             return value  # type: ignore[return-value]
         source = ast.unparse(node)
         if _is_literal(node):
-            raise self.problem(node, f"only numbers are allowed, not {source}")
+            raise self.problem(node, f"only numbers are allowed, not {source}", code="NS304")
         if isinstance(value, bool):
-            raise self.problem(node, f"'{source}' is true or false, not a number")
+            raise self.problem(node, f"'{source}' is true or false, not a number", code="NS306")
         if isinstance(value, tuple):
             what = "a list of integers" if _all_ints(value) else "a list"
             raise self.problem(
-                node, f"'{source}' is {what}, not a number", f"pick one item, e.g. {source}[0]"
+                node,
+                f"'{source}' is {what}, not a number",
+                f"pick one item, e.g. {source}[0]",
+                code="NS306",
             )
-        raise self.problem(node, f"'{source}' is {describe(value)}, not a number")
+        raise self.problem(node, f"'{source}' is {describe(value)}, not a number", code="NS306")
 
     def integer(self, node: ast.AST, what: str) -> int:
         value = self.visit(node)
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
-            raise self.problem(node, f"{what} must be an integer, got {describe(value)}")
+            raise self.problem(
+                node, f"{what} must be an integer, got {describe(value)}", code="NS306"
+            )
         return value
 
     def boolean(self, node: ast.AST, message: str) -> bool:
@@ -274,6 +290,7 @@ class _Evaluator:
                 node,
                 f"{message}; '{source}' is {describe(value)}",
                 f"compare it, e.g. {source} > 0" if is_number(value) else None,
+                code="NS307",
             )
         return value
 
@@ -281,7 +298,9 @@ class _Evaluator:
         value = self.visit(node)
         if not isinstance(value, tuple):
             raise self.problem(
-                node, f"{function} needs a list, but '{ast.unparse(node)}' is {describe(value)}"
+                node,
+                f"{function} needs a list, but '{ast.unparse(node)}' is {describe(value)}",
+                code="NS308",
             )
         return value
 
@@ -289,9 +308,10 @@ class _Evaluator:
         for item in items:
             if not is_number(item):
                 raise self.problem(
-                    node, f"{function} needs numbers, but '{ast.unparse(node)}' holds "
-                    f"{describe(item)}"
-                )  # fmt: skip
+                    node,
+                    f"{function} needs numbers, but '{ast.unparse(node)}' holds {describe(item)}",
+                    code="NS308",
+                )
         return list(items)
 
     # -------------------------------------------------------------- node visitors
@@ -304,9 +324,11 @@ class _Evaluator:
             return self.check(node, value)
         if isinstance(value, str):
             if len(value) > MAX_STRING:
-                raise self.problem(node, f"string is too long (limit {MAX_STRING} characters)")
+                raise self.problem(
+                    node, f"string is too long (limit {MAX_STRING} characters)", code="NS305"
+                )
             return value
-        raise self.problem(node, f"only numbers are allowed, not {value!r}")
+        raise self.problem(node, f"only numbers are allowed, not {value!r}", code="NS304")
 
     def name(self, node: ast.Name) -> Value:
         if node.id in self.params:
@@ -319,14 +341,14 @@ class _Evaluator:
         hint = did_you_mean(node.id, known) or (
             f"defined params: {', '.join(known)}" if known else "the spec defines no params"
         )
-        raise self.problem(node, f"undefined param '{node.id}'", hint)
+        raise self.problem(node, f"undefined param '{node.id}'", hint, code="NS302")
 
     def listing(self, node: ast.List) -> tuple[Any, ...]:
         if len(node.elts) > MAX_ITEMS:
-            raise self.problem(node, f"list is too long (limit {MAX_ITEMS} items)")
+            raise self.problem(node, f"list is too long (limit {MAX_ITEMS} items)", code="NS305")
         value = tuple(self.visit(item) for item in node.elts)
         if _depth(value) > MAX_NESTING:
-            raise self.problem(node, f"lists nest at most {MAX_NESTING} deep")
+            raise self.problem(node, f"lists nest at most {MAX_NESTING} deep", code="NS305")
         return value
 
     def unary(self, node: ast.UnaryOp) -> Value:
@@ -335,27 +357,32 @@ class _Evaluator:
         if isinstance(node.op, (ast.USub, ast.UAdd)):
             value = self.number(node.operand)
             return -value if isinstance(node.op, ast.USub) else value
-        raise self.problem(node, f"'{ast.unparse(node)}' is not allowed in an expression", _ALLOWED)
+        raise self.problem(
+            node, f"'{ast.unparse(node)}' is not allowed in an expression", _ALLOWED, code="NS304"
+        )
 
     def binary(self, node: ast.BinOp) -> Number:
         if type(node.op) not in _BINARY:
             raise self.problem(
-                node, f"'{ast.unparse(node)}' is not allowed in an expression", _ALLOWED
+                node,
+                f"'{ast.unparse(node)}' is not allowed in an expression",
+                _ALLOWED,
+                code="NS304",
             )
         left = self.number(node.left)
         right = self.number(node.right)
         if isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
-            raise self.problem(node, "division by zero")
+            raise self.problem(node, "division by zero", code="NS303")
         if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
-            raise self.problem(node, f"exponent is too large (limit {MAX_EXPONENT})")
+            raise self.problem(node, f"exponent is too large (limit {MAX_EXPONENT})", code="NS305")
         if isinstance(node.op, ast.Pow) and left == 0 and right < 0:
-            raise self.problem(node, "division by zero")
+            raise self.problem(node, "division by zero", code="NS303")
         try:
             result = _BINARY[type(node.op)](left, right)
         except (OverflowError, ZeroDivisionError, ValueError) as exc:
-            raise self.problem(node, f"arithmetic error: {exc}") from None
+            raise self.problem(node, f"arithmetic error: {exc}", code="NS305") from None
         if isinstance(result, complex):
-            raise self.problem(node, "result is not a real number")
+            raise self.problem(node, "result is not a real number", code="NS305")
         return self.check(node, result)
 
     def logic(self, node: ast.BoolOp) -> bool:
@@ -369,7 +396,10 @@ class _Evaluator:
     def compare(self, node: ast.Compare) -> bool:
         if any(isinstance(op, (ast.Is, ast.IsNot)) for op in node.ops):
             raise self.problem(
-                node, f"'{ast.unparse(node)}' is not allowed in an expression", "use == or !="
+                node,
+                f"'{ast.unparse(node)}' is not allowed in an expression",
+                "use == or !=",
+                code="NS304",
             )
         left_node, left = node.left, self.visit(node.left)
         for op, right_node in zip(node.ops, node.comparators, strict=True):
@@ -389,6 +419,7 @@ class _Evaluator:
                     right_node,
                     f"'{word}' looks for an item in a list; "
                     f"'{ast.unparse(right_node)}' is {describe(right)}",
+                    code="NS306",
                 )
             return (left in right) == isinstance(op, ast.In)
         if type(op) in _ORDER:
@@ -398,6 +429,7 @@ class _Evaluator:
                     raise self.problem(
                         side,
                         f"'{symbol}' compares numbers; '{ast.unparse(side)}' is {describe(value)}",
+                        code="NS306",
                     )
             return test(left, right)
         symbol, test = _EQUALITY[type(op)]
@@ -406,6 +438,7 @@ class _Evaluator:
                 right_node,
                 f"'{symbol}' compares values of one type; '{ast.unparse(left_node)}' is "
                 f"{describe(left)} and '{ast.unparse(right_node)}' is {describe(right)}",
+                code="NS306",
             )
         return test(left, right)
 
@@ -418,7 +451,9 @@ class _Evaluator:
         items = self.visit(node.value)
         if not isinstance(items, tuple):
             raise self.problem(
-                node.value, f"'{ast.unparse(node.value)}' is {describe(items)}, not a list"
+                node.value,
+                f"'{ast.unparse(node.value)}' is {describe(items)}, not a list",
+                code="NS306",
             )
         if isinstance(node.slice, ast.Slice):
             return items[self.slice_bounds(node.slice)]
@@ -428,12 +463,13 @@ class _Evaluator:
                 node.slice,
                 f"index {ast.unparse(node.slice)} is out of range: "
                 f"'{ast.unparse(node.value)}' has {len(items)} items",
+                code="NS306",
             )
         return items[index]  # type: ignore[no-any-return]
 
     def slice_bounds(self, part: ast.Slice) -> slice:
         if part.step is not None:
-            raise self.problem(part.step, "a slice takes no step: write x[a:b]")
+            raise self.problem(part.step, "a slice takes no step: write x[a:b]", code="NS304")
         lower = self.integer(part.lower, "a slice bound") if part.lower is not None else None
         upper = self.integer(part.upper, "a slice bound") if part.upper is not None else None
         return slice(lower, upper)
@@ -442,16 +478,18 @@ class _Evaluator:
         name = node.func.id if isinstance(node.func, ast.Name) else None
         if name not in FUNCTIONS or node.keywords:
             where = node.func if name is not None and not node.keywords else node
-            raise self.problem(where, f"only {_CALLABLE} may be called in an expression")
+            raise self.problem(
+                where, f"only {_CALLABLE} may be called in an expression", code="NS304"
+            )
         least, most = FUNCTIONS[name]
         if not least <= len(node.args) <= most or any(
             isinstance(a, ast.Starred) for a in node.args
         ):
             count = f"{least}" if least == most else f"{least} to {most}"
+            plural = "s" if most > 1 else ""
             raise self.problem(
-                node, f"{name}() takes {count} argument{'s' if most > 1 else ''}, "
-                f"got {len(node.args)}"
-            )  # fmt: skip
+                node, f"{name}() takes {count} argument{plural}, got {len(node.args)}", code="NS308"
+            )
         return self.check(node, _CALLS[name](self, node))
 
 
@@ -464,11 +502,13 @@ def _call_extreme(ev: _Evaluator, node: ast.Call) -> Number:
     value = ev.visit(arg)
     if not isinstance(value, tuple):
         raise ev.problem(
-            node, f"{function}() of one value needs a list; give two or more numbers, "
-            f"or a list such as {function}(widths)"
-        )  # fmt: skip
+            node,
+            f"{function}() of one value needs a list; give two or more numbers, or a list "
+            f"such as {function}(widths)",
+            code="NS308",
+        )
     if not value:
-        raise ev.problem(arg, f"{function}() of an empty list")
+        raise ev.problem(arg, f"{function}() of an empty list", code="NS308")
     return pick(ev.numbers(arg, value, f"{function}()"))
 
 
@@ -494,7 +534,7 @@ def _call_abs(ev: _Evaluator, node: ast.Call) -> Number:
 def _call_make_divisible(ev: _Evaluator, node: ast.Call) -> Number:
     value, divisor, *least = (ev.number(arg) for arg in node.args)
     if divisor <= 0:
-        raise ev.problem(node.args[1], "make_divisible() needs a positive divisor")
+        raise ev.problem(node.args[1], "make_divisible() needs a positive divisor", code="NS308")
     return make_divisible(value, divisor, least[0] if least else None)  # type: ignore[arg-type]
 
 
@@ -562,7 +602,9 @@ class _Literal(_Evaluator):
         if node.id in _LITERALS:
             return _LITERALS[node.id]
         if len(node.id) > MAX_STRING:
-            raise self.problem(node, f"string is too long (limit {MAX_STRING} characters)")
+            raise self.problem(
+                node, f"string is too long (limit {MAX_STRING} characters)", code="NS305"
+            )
         return node.id
 
 

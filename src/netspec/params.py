@@ -291,6 +291,7 @@ def read_param(
     names declared before this one (a word naming one of them is an expression).
     """
     raw = node.value
+    code = _declaration_code(spec_level)
     if isinstance(raw, dict):
         return _long_form(lead, name, node, known, spec_level)
     if isinstance(raw, str) and (not spec_level or (raw in PARAM_TYPES and raw not in known)):
@@ -301,6 +302,7 @@ def read_param(
                 did_you_mean(raw, PARAM_TYPES)
                 or f"write one of {', '.join(PARAM_TYPES)}; for an expression default write "
                 f"'{name}: {{type: int, default: {raw}}}'",
+                code=code,
             )
         return Param(name, raw, _REQUIRED, None, None, None, node.key_span(), (), spec_level)
     if raw is None:
@@ -308,9 +310,15 @@ def read_param(
             f"{lead} needs a type or a default",
             node.key_span(),
             f"write '{name}: int' (required) or '{name}: 1' (default 1)",
+            code=code,
         )
     kind = _type_of_default(lead, name, node, known, spec_level)
     return Param(name, kind, node, None, None, None, node.key_span(), (), spec_level)
+
+
+def _declaration_code(spec_level: bool) -> str:
+    """NS210 for a spec's param, NS212 for a block's."""
+    return "NS210" if spec_level else "NS212"
 
 
 def _long_form(
@@ -320,12 +328,17 @@ def _long_form(
     assert isinstance(spec, ParamSpec)
     given = spec.default is not None and spec.default.value is not None
     if spec.type is None and not given:
-        raise SchemaError(f"{lead} needs a 'type' or a 'default'", node.key_span())
+        raise SchemaError(
+            f"{lead} needs a 'type' or a 'default'",
+            node.key_span(),
+            code=_declaration_code(spec_level),
+        )
     kind = spec.type or _type_of_default(lead, name, spec.default, known, spec_level)
     if spec.choices is not None and kind != "str":
         raise SchemaError(
             f"{lead}: 'choices' are words, for a param of type str; this one is {kind}",
             node.key_span(("choices",)),
+            code=_declaration_code(spec_level),
         )
     default = spec.default if given else _REQUIRED
     choices = tuple(spec.choices or ())
@@ -353,6 +366,7 @@ def _type_of_default(
             default.span,
             f"for a word write '{name}: {{type: str, default: {value}}}'; for an expression "
             f"'{name}: {{type: int, default: ...}}'",
+            code=_declaration_code(spec_level),
         )
     if isinstance(value, list):
         items = default.plain()
@@ -364,6 +378,7 @@ def _type_of_default(
     raise SchemaError(
         f"{lead}: the default must be a number, true/false or a list, got {describe(value)}",
         default.span,
+        code=_declaration_code(spec_level),
     )
 
 
@@ -375,6 +390,7 @@ def read_params(declared: Mapping[str, Located]) -> list[Param]:
             raise SchemaError(
                 f"params: '{name}' is not a valid param name (letters, digits, _)",
                 node.key_span(),
+                code="NS210",
             )
         known = [p.name for p in params]
         params.append(read_param(f"params: '{name}'", name, node, known, spec_level=True))
@@ -408,7 +424,7 @@ def resolve_params(
                 if declared
                 else "this spec declares no params"
             )
-            raise UsageError(f"unknown param '{name}' in --set", hint=hint)
+            raise UsageError(f"unknown param '{name}' in --set", hint=hint, code="NS901")
     picked = variants.get(chosen, {}) if chosen is not None else {}
     scope = Scope()
     settled: list[Param] = []
@@ -428,6 +444,7 @@ def resolve_params(
                 "give it",
                 param.span,
                 f"give it with --set {param.name}=VALUE, or in each variant",
+                code="NS217",
             )
         scope = scope.extended({param.name: value})
         settled.append(param)
@@ -459,6 +476,7 @@ def _variant_value(param: Param, variant: str, node: Located) -> Value:
             f"variants: '{variant}': '{_item_name(param.name, problem)}' {problem.message}",
             (where or node).span,
             param.suggest(value),
+            code=problem.code,
         ) from None
 
 
@@ -503,7 +521,7 @@ def _override(param: Param, given: Any) -> Value:
         else:
             message = f"'{_item_name(param.name, problem)}' {problem.message}"
         raise UsageError(
-            f"--set {param.name}={shown}: {message}", hint=param.suggest(value)
+            f"--set {param.name}={shown}: {message}", hint=param.suggest(value), code="NS903"
         ) from None
 
 
@@ -518,5 +536,6 @@ def _read(param: Param, given: CommandLine) -> Value:
     except ExpressionProblem as problem:
         raise UsageError(
             f"--set {param.name}: value '{text}' is not "
-            f"{'a number' if param.type in ('int', 'float') else 'a value'} ({problem.message})"
+            f"{'a number' if param.type in ('int', 'float') else 'a value'} ({problem.message})",
+            code="NS902",
         ) from None

@@ -29,14 +29,14 @@ compiler expands them (see ``_Compiler.expand``), in the scope :meth:`UserBlock.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from . import blocks
-from .errors import Diagnostic, NetspecError, SchemaError, Span
+from .errors import NetspecError, SchemaError, Span
 from .expressions import Scope, Value
 from .params import PARAM_SCHEMA, Param, has_expression, read_param
 from .schema import LayerArgs, LayerList, Library, is_identifier
@@ -118,8 +118,7 @@ class UserBlock:
         """A use-site error with a note at what it is about: a param, or the block."""
         return SchemaError(
             diagnostics=[
-                Diagnostic(d.message, d.span, d.hint, [*d.notes, self.note_for(d.message)])
-                for d in exc.diagnostics
+                replace(d, notes=[*d.notes, self.note_for(d.message)]) for d in exc.diagnostics
             ]
         )
 
@@ -136,9 +135,7 @@ class UserBlocks:
 
 def with_note(exc: NetspecError, note: str, span: Span | None) -> NetspecError:
     """The same error with ``note`` appended to each diagnostic (a use site, an import)."""
-    diagnostics = [
-        Diagnostic(d.message, d.span, d.hint, [*d.notes, (note, span)]) for d in exc.diagnostics
-    ]
+    diagnostics = [replace(d, notes=[*d.notes, (note, span)]) for d in exc.diagnostics]
     return type(exc)(diagnostics=diagnostics)
 
 
@@ -178,9 +175,12 @@ class _Loader:
                 f"imports: '{relative}' is an absolute path",
                 span,
                 "imports are relative to the importing file, so specs can move together",
+                code="NS214",
             )
         if Path(relative).suffix.lower() not in (".yaml", ".yml", ".json"):
-            raise SchemaError(f"imports: '{relative}' is not a .yaml, .yml or .json file", span)
+            raise SchemaError(
+                f"imports: '{relative}' is not a .yaml, .yml or .json file", span, code="NS214"
+            )
         base = doc.path.parent if doc.path is not None else Path()
         shown = Path(os.path.normpath(base / relative))
         target = shown.resolve()
@@ -191,6 +191,7 @@ class _Loader:
                 "import cycle: " + " -> ".join([*names, str(shown)]),
                 span,
                 "move the blocks both files need into a third file that both import",
+                code="NS215",
             )
         if target in self.loaded:
             return
@@ -199,9 +200,12 @@ class _Loader:
                 f"imported file not found: '{relative}'",
                 span,
                 f"imports are relative to the importing file; looked for {shown}",
+                code="NS214",
             )
         if len(self.loaded) >= MAX_IMPORTS:
-            raise SchemaError(f"too many imported files (the limit is {MAX_IMPORTS})", span)
+            raise SchemaError(
+                f"too many imported files (the limit is {MAX_IMPORTS})", span, code="NS214"
+            )
         self.loaded.add(target)
         try:
             child = read_path(shown)
@@ -215,19 +219,23 @@ class _Loader:
         span = node.key_span()
         if not is_identifier(name):
             raise SchemaError(
-                f"blocks: '{name}' is not a valid block name (letters, digits, _)", span
+                f"blocks: '{name}' is not a valid block name (letters, digits, _)",
+                span,
+                code="NS211",
             )
         if blocks.lookup(name) is not None:
             raise SchemaError(
                 f"blocks: '{name}' is a built-in kind; a user block cannot replace it",
                 span,
                 f"give the block another name, e.g. 'my_{name}'",
+                code="NS211",
             )
         if name in self.found.blocks:
             raise SchemaError(
                 f"blocks: '{name}' is defined twice",
                 span,
                 notes=[("first defined here", self.found.blocks[name].span)],
+                code="NS211",
             )
         if isinstance(node.value, list):  # 'name: [layers]': a block without params
             node = node.with_value({"layers": node})
@@ -259,7 +267,9 @@ def _param(block: str, name: str, node: Located, known: list[str]) -> Param:
     owner = f"block '{block}'"
     if not is_identifier(name):
         raise SchemaError(
-            f"{owner}: '{name}' is not a valid param name (letters, digits, _)", node.key_span()
+            f"{owner}: '{name}' is not a valid param name (letters, digits, _)",
+            node.key_span(),
+            code="NS212",
         )
     if name in RESERVED:
         raise SchemaError(
@@ -267,6 +277,7 @@ def _param(block: str, name: str, node: Located, known: list[str]) -> Param:
             node.key_span(),
             "'name' names the module; in_channels, in_height and in_width are the block's "
             "input sizes, always in scope",
+            code="NS212",
         )
     param = read_param(f"{owner}: param '{name}'", name, node, known)
     if not param.required and not has_expression(param.default.plain()):

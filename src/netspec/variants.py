@@ -45,10 +45,12 @@ class Variants:
                 f"--variant {name}: {self.spec} defines no variants",
                 hint="a spec lists its variants under 'variants:'; without them, leave out "
                 "--variant",
+                code="NS904",
             )
         raise UsageError(
             f"unknown variant '{name}'; {self.spec} defines {', '.join(self.values)}",
             hint=did_you_mean(name, list(self.values)),
+            code="NS904",
         )
 
 
@@ -63,6 +65,7 @@ def read_variants(section: Mapping[str, Located], params: Sequence[str], spec: s
                 node.key_span(),
                 "a variant name becomes a file name: letters, digits, '_', '-' and '.', "
                 "not starting with '-' or '.'",
+                code="NS218",
             )
         if node.value is None:
             found[name] = {}
@@ -72,6 +75,7 @@ def read_variants(section: Mapping[str, Located], params: Sequence[str], spec: s
                 f"variants: '{name}' must be a mapping of params to values, such as "
                 "{depths: [2, 2, 2, 2]}",
                 node.span,
+                code="NS218",
             )
         for key, value in node.value.items():
             if key not in params:
@@ -84,6 +88,7 @@ def read_variants(section: Mapping[str, Located], params: Sequence[str], spec: s
                     f"variants: '{name}' sets '{key}', which is not a param",
                     value.key_span(),
                     hint,
+                    code="NS218",
                 )
         found[name] = dict(node.value)
     return Variants(found, spec)

@@ -9,13 +9,20 @@ from ..params import CommandLine
 from ..spec import Spec, compile_spec
 
 
-def add_spec_arguments(parser: argparse.ArgumentParser, *, optional_because: str = "") -> None:
+def add_spec_arguments(
+    parser: argparse.ArgumentParser, *, optional_because: str = "", several: bool = False
+) -> None:
     """SPEC and ``--set NAME=VALUE`` (repeatable).
 
     ``optional_because`` makes SPEC optional and says why in the help (``train --resume``
-    reads the spec from the run directory).
+    reads the spec from the run directory); ``several`` takes one or more SPECs
+    (``netspec check specs/*.yaml``), as a list in ``args.spec``.
     """
-    if optional_because:
+    if several:
+        parser.add_argument(
+            "spec", metavar="SPEC", nargs="+", help="spec files (.yaml, .yml or .json)"
+        )
+    elif optional_because:
         parser.add_argument(
             "spec", metavar="SPEC", nargs="?",
             help=f"spec file (.yaml, .yml or .json); optional {optional_because}",
@@ -48,11 +55,12 @@ def parse_overrides(items: list[str]) -> dict[str, CommandLine]:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name or not text.strip():
-            raise UsageError(f"--set expects NAME=VALUE, got '{item}'")
+            raise UsageError(f"--set expects NAME=VALUE, got '{item}'", code="NS902")
         values[name] = CommandLine(text)
     return values
 
 
-def load_spec(args: argparse.Namespace) -> Spec:
-    """Compile the command's SPEC with its ``--variant`` and ``--set`` overrides."""
-    return compile_spec(str(args.spec), parse_overrides(args.overrides), args.variant)
+def load_spec(args: argparse.Namespace, path: str | None = None) -> Spec:
+    """Compile the command's SPEC (or ``path``, one of several) with its ``--variant`` and
+    ``--set`` overrides."""
+    return compile_spec(str(path or args.spec), parse_overrides(args.overrides), args.variant)
