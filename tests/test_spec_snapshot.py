@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from spec_snapshot import SNAPSHOT, SPEC_FILES, module_rows, node_rows
 
 import netspec
 from conftest import SPECS
+from spec_snapshot import SNAPSHOT, SPEC_FILES, module_rows, node_rows
 
 RECORDED = json.loads(SNAPSHOT.read_text())
 
