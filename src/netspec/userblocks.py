@@ -47,6 +47,7 @@ from .schema import (
     LayerArgs,
     LayerList,
     Library,
+    OutputName,
     StrictBool,
     describe,
     is_identifier,
@@ -58,7 +59,7 @@ from .validation import validate, validate_value
 #: The types a block param may declare.
 PARAM_TYPES = ("int", "float", "bool", "ints")
 #: Names a block binds itself: its module name and the shape of its input.
-RESERVED = ("name", "in_channels", "in_height", "in_width")
+RESERVED = ("name", "in_channels", "in_height", "in_width", "from", "if", "functional")
 #: Most files one compilation may import (a guard against runaway include trees).
 MAX_IMPORTS = 64
 
@@ -118,6 +119,11 @@ class BlockDef(BaseModel):
         min_length=1,
         description="the block's layers; one layer is the block itself, several run in order",
         examples=[["relu"]],
+    )
+    output: OutputName = Field(
+        None,
+        description="the layer whose value is the block's output (default: the last)",
+        examples=["relu"],
     )
 
 
@@ -181,6 +187,8 @@ class UserBlock:
     args: type[LayerArgs]
     #: The definition's name under ``blocks:``, where notes point.
     span: Span
+    #: ``output:`` of the definition (located), when the body's output is not its last layer.
+    output: Located | None = None
 
     @property
     def example(self) -> str:
@@ -342,7 +350,7 @@ class _Loader:
             f"UserBlock_{name}", __base__=UserArgs, __doc__=definition.description, **fields
         )
         self.found.blocks[name] = UserBlock(
-            name, params, definition.layers, definition.description, args, span
+            name, params, definition.layers, definition.description, args, span, definition.output
         )
 
 
@@ -357,8 +365,8 @@ def _param(block: str, name: str, node: Located) -> Param:
         raise SchemaError(
             f"{owner}: '{name}' is reserved and cannot be a param",
             node.key_span(),
-            "'name' names the module; in_channels, in_height and in_width are the block's "
-            "input sizes, always in scope",
+            "'name' names the module; 'from', 'if' and 'functional' wire it; in_channels, "
+            "in_height and in_width are the block's input sizes, always in scope",
         )
     param = _declaration(owner, name, node)
     if not param.required and not _has_expression(param.default.plain()):

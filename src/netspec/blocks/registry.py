@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
-    from ..ir import BuildFn, InferFn
+    from ..ir import ApplyFn, BuildFn, InferFn
     from ..schema import LayerArgs
 
 Args = TypeVar("Args", bound="type[LayerArgs]")
@@ -23,7 +23,13 @@ Args = TypeVar("Args", bound="type[LayerArgs]")
 
 @dataclass(frozen=True)
 class Block:
-    """A layer kind: ``args`` validates its fields, ``infer`` its shapes, ``build`` its module."""
+    """A layer kind: ``args`` validates its fields, ``infer`` its shapes, ``build`` its module.
+
+    ``apply`` is its functional form (``F.relu``, ``torch.cat``...), which a layer with
+    ``functional: true`` runs inside its parent's forward; kinds without one (those with
+    weights, containers) are modules only. ``always_functional`` kinds have no module at all
+    (``mul``, ``channel_split``); ``many_inputs`` kinds read several values (the merges).
+    """
 
     kind: str
     args: type[LayerArgs]
@@ -31,6 +37,9 @@ class Block:
     build: BuildFn
     summary: str
     example: str
+    apply: ApplyFn | None = None
+    always_functional: bool = False
+    many_inputs: bool = False
 
     @property
     def takes_no_args(self) -> bool:
@@ -58,7 +67,9 @@ def kind(name: str, example: str | None = None) -> Callable[[Args], Args]:
 
     The model's ``infer(self, shape, ctx)`` method is the shape rule, its static
     ``build(node, build_child)`` the builder, its docstring the kind's summary, and
-    ``example`` (default: the bare name) a complete layer that shows its fields.
+    ``example`` (default: the bare name) a complete layer that shows its fields. A static
+    ``apply(inputs, args, owner)`` is the functional form; the class attributes
+    ``always_functional`` and ``many_inputs`` say what :class:`Block` says they mean.
     """
 
     def register_model(model: Args) -> Args:
@@ -66,7 +77,18 @@ def kind(name: str, example: str | None = None) -> Callable[[Args], Args]:
         build: Any = getattr(model, "build", None)
         if not callable(infer) or not callable(build):
             raise TypeError(f"kind '{name}': {model.__name__} needs infer() and build()")
-        register(Block(name, model, infer, build, model.__doc__ or "", example or name))
+        block = Block(
+            name,
+            model,
+            infer,
+            build,
+            model.__doc__ or "",
+            example or name,
+            apply=getattr(model, "apply", None),
+            always_functional=bool(getattr(model, "always_functional", False)),
+            many_inputs=bool(getattr(model, "many_inputs", False)),
+        )
+        register(block)
         return model
 
     return register_model
