@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import torch
 import torch.nn.functional as F
@@ -127,9 +127,8 @@ class Dataflow(nn.Module):
 
     The program is data, never generated code: ``torch.fx``'s code generator would paste
     module names into Python source, and a spec's names are input. TorchScript cannot
-    compile an interpreter, so :meth:`traced` (used by ``torch.jit.script`` through
-    ``__prepare_scriptable__`` and by the TorchScript format) records it for its compiled
-    input shape; ``torch.export`` and ONNX trace the eager code directly.
+    compile an interpreter, so the TorchScript format records it with :meth:`traced` for
+    its compiled input shape; ``torch.export`` and ONNX trace the eager code directly.
     """
 
     def __init__(
@@ -209,6 +208,14 @@ class Dataflow(nn.Module):
             for module, training in modes:
                 module.training = training
 
-    def __prepare_scriptable__(self) -> torch.jit.ScriptModule:
-        """``torch.jit.script(model)`` scripts this module's trace (see :meth:`traced`)."""
-        return self.traced()
+    def __prepare_scriptable__(self) -> NoReturn:
+        """``torch.jit.script`` cannot compile an interpreter: say what can.
+
+        (Returning the trace here would make torch replace this module by its eval-mode
+        trace inside the caller's own model, silently.)
+        """
+        raise RuntimeError(
+            "torch.jit.script cannot compile a netspec Dataflow module (a layer list with "
+            "'from' or functional layers): use netspec.formats.torchscript.script(model), "
+            "which traces these modules first (as 'netspec build' does), or torch.export"
+        )
