@@ -219,3 +219,80 @@ class Dataflow(nn.Module):
             "'from' or functional layers): use netspec.formats.torchscript.script(model), "
             "which traces these modules first (as 'netspec build' does), or torch.export"
         )
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """Layer norm over the channels of an (N, C, H, W) tensor at each position.
+
+    torchvision's ``convnext.LayerNorm2d``: the same parameters as ``nn.LayerNorm(C)``
+    (``weight``, ``bias``), applied channels-last and permuted back, so its state_dict and
+    outputs are torchvision's.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class Permute(nn.Module):
+    """``torch.permute`` as a module (as ``torchvision.ops.Permute``); ``dims`` include the
+    batch dimension."""
+
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = dims
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.permute(x, self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+class Scale(nn.Module):
+    """A learnable scale per channel: ``weight * x`` (ConvNeXt's layer scale as a module)."""
+
+    def __init__(self, shape: tuple[int, ...], init: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.full(shape, float(init)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.weight * x
+
+
+def stochastic_depth(x: torch.Tensor, p: float, mode: str, training: bool) -> torch.Tensor:
+    """torchvision's ``ops.stochastic_depth``: drop whole samples (``row``) or the whole batch
+    (``batch``) with probability ``p`` while training, scaling the survivors by 1/(1 - p)."""
+    if not training or p == 0.0:
+        return x
+    survival = 1.0 - p
+    size = [x.shape[0]] + [1] * (x.ndim - 1) if mode == "row" else [1] * x.ndim
+    noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+    if survival > 0.0:
+        noise.div_(survival)
+    return x * noise
+
+
+class StochasticDepth(nn.Module):
+    """:func:`stochastic_depth` as a module (torchvision's ``ops.StochasticDepth``)."""
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return stochastic_depth(x, self.p, self.mode, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode}"
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """torchvision's ``shufflenetv2.channel_shuffle``: interleave the channels of ``groups``
+    equal groups (views, a transpose and a copy)."""
+    batch, channels, height, width = x.size()
+    x = x.view(batch, groups, channels // groups, height, width)
+    x = torch.transpose(x, 1, 2).contiguous()
+    return x.view(batch, channels, height, width)

@@ -139,8 +139,20 @@ def _pair(minimum: int) -> Callable[[Any], tuple[int, int]]:
     return check
 
 
-def _padding(value: Any) -> tuple[int, int] | Literal["same"]:
-    return "same" if value == "same" else _pair(0)(value)
+def _padding(value: Any) -> tuple[int, int] | Literal["same", "auto"]:
+    return value if value in ("same", "auto") else _pair(0)(value)
+
+
+def _floats(value: Any) -> tuple[float, ...]:
+    single = _number(-MAX_SIZE, MAX_SIZE)
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_LIST:
+        raise _invalid(
+            "netspec_floats",
+            "must be a list of 1 to {limit} numbers such as [0.5, 0.5, 0.5], got {got}",
+            limit=MAX_LIST,
+            got=describe(value),
+        )
+    return tuple(_item(single, value, i) for i in range(len(value)))  # type: ignore[arg-type]
 
 
 def _ints(minimum: int, maximum: int) -> Callable[[Any], tuple[int, ...]]:
@@ -226,16 +238,65 @@ def IntsField(minimum: int = 0, maximum: int = MAX_SIZE) -> Any:
     ]
 
 
+#: A list of numbers, each may be an expression (``scale: [0.229 / 0.5, 0.224 / 0.5]``).
+FloatsField = Annotated[
+    tuple[float, ...],
+    Expression("numbers"),
+    BeforeValidator(_floats),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"anyOf": [{"type": "number"}, _EXPR_SCHEMA]}},
+                _EXPR_SCHEMA,
+            ]
+        }
+    ),
+]
+
+
+def _number_pair(value: Any) -> tuple[float, float]:
+    single = _number(1e-6, MAX_SIZE)
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise _invalid(
+                "netspec_pair",
+                "must be one number or a list of two [height, width], got {n} items",
+                n=len(value),
+            )
+        return (_item(single, value, 0), _item(single, value, 1))  # type: ignore[arg-type]
+    n = single(value)
+    return (n, n)
+
+
+#: A factor given as one number or as [height, width] (``upsample``'s ``scale``).
+NumberPair = Annotated[
+    tuple[float, float],
+    Expression("numbers"),
+    BeforeValidator(_number_pair),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                _EXPR_SCHEMA,
+                {"type": "array", "items": {"anyOf": [{"type": "number"}, _EXPR_SCHEMA]}},
+            ]
+        }
+    ),
+]
 PositiveInt = IntField(1)
 NonNegativeInt = IntField(0)
 Size2 = PairField(1)
 Padding2 = PairField(0)
-#: Padding of a convolution: one integer, [height, width], or ``same``.
+#: Padding of a convolution: one integer, [height, width], ``same`` (PyTorch's: the output
+#: keeps the input's size, stride 1) or ``auto`` ((kernel - 1) // 2 * dilation per axis at
+#: any stride, torchvision's Conv2dNormActivation default).
 PaddingOrSame = Annotated[
-    tuple[int, int] | Literal["same"],
-    Expression("numbers", words=("same",)),
+    tuple[int, int] | Literal["same", "auto"],
+    Expression("numbers", words=("same", "auto")),
     BeforeValidator(_padding),
-    WithJsonSchema({"anyOf": [*_pair_schema(0)["anyOf"], {"const": "same", "type": "string"}]}),
+    WithJsonSchema(
+        {"anyOf": [*_pair_schema(0)["anyOf"], {"enum": ["same", "auto"], "type": "string"}]}
+    ),
 ]
 StrictBool = Annotated[
     bool,

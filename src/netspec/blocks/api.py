@@ -42,10 +42,12 @@ from ..ir import (
 )
 from ..schema import (
     FloatField,
+    FloatsField,
     IntField,
     LayerArgs,
     LayerList,
     NonNegativeInt,
+    NumberPair,
     OutputName,
     Padding2,
     PaddingOrSame,
@@ -66,6 +68,7 @@ __all__ = [
     "BuildChild",
     "Diagnostic",
     "FloatField",
+    "FloatsField",
     "Inferred",
     "Input",
     "IntField",
@@ -74,6 +77,7 @@ __all__ = [
     "Located",
     "Node",
     "NonNegativeInt",
+    "NumberPair",
     "OutputName",
     "Padding2",
     "PaddingOrSame",
