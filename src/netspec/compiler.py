@@ -390,6 +390,8 @@ class _Compiler:
         self.stack = stack
         #: Layers made so far in this compilation, shared by nested compilers.
         self.modules = modules if modules is not None else [0]
+        #: The lists being compiled, innermost last (hints name what is out of reach).
+        self.lists: list[Wiring] = []
 
     def lookup(self, kind: str) -> blocks.Block | UserBlock | None:
         """A built-in kind, else a user block of this compilation."""
@@ -422,24 +424,12 @@ class _Compiler:
         problems.extend(number_layers(entries, place.names))
         if problems:
             raise SchemaError(diagnostics=problems)
-        wiring = Wiring(entries, place.owner)
-        values = [source]
-        nodes: list[Node] = []
-        for index, entry in enumerate(entries):
-            reads = wiring.reads(index)
-            if not entry.present:
-                wiring.skip(index, reads)
-                continue
-            path = place.prefix + self._path_name(entry)
-            node = self.infer(entry, [values[v] for v in reads], path, entry.label or "")
-            node.inputs = tuple(reads)
-            wiring.made(index, reads)
-            line = "" if entry.item.layer.borrowed else f" at line {node.span.line}"
-            origin = f"from '{node.kind}'{line}"
-            values.append(
-                Input(node.out_shape, node.layout, entry.label or entry.kind, entry.span, origin)
-            )
-            nodes.append(node)
+        wiring = Wiring(entries, place.owner, self.lists[-1] if self.lists else None)
+        self.lists.append(wiring)
+        try:
+            nodes = self._infer_list(wiring, source, place.prefix)
+        finally:
+            self.lists.pop()
         if not nodes:
             if not place.wiring:
                 return [], None
@@ -451,6 +441,27 @@ class _Compiler:
         output = wiring.output(place.output, place.scope, place.owner)
         wiring.check_unused(place.output)
         return nodes, None if output == len(nodes) else output
+
+    def _infer_list(self, wiring: Wiring, source: Input, prefix: str) -> list[Node]:
+        """Shape stage of a list: each present layer from the values it reads, in order."""
+        values = [source]
+        nodes: list[Node] = []
+        for index, entry in enumerate(wiring.entries):
+            reads = wiring.reads(index)
+            if not entry.present:
+                wiring.skip(index, reads)
+                continue
+            path = prefix + self._path_name(entry)
+            node = self.infer(entry, [values[v] for v in reads], path, entry.label or "")
+            node.inputs = tuple(reads)
+            wiring.made(index, reads, node)
+            line = "" if entry.item.layer.borrowed else f" at line {node.span.line}"
+            origin = f"from '{node.kind}'{line}"
+            values.append(
+                Input(node.out_shape, node.layout, entry.label or entry.kind, entry.span, origin)
+            )
+            nodes.append(node)
+        return nodes
 
     @staticmethod
     def _path_name(entry: Entry) -> str:

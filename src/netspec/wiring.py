@@ -273,12 +273,16 @@ def _duplicate(entry: Entry, first: Entry) -> Diagnostic:
 class Wiring:
     """Resolves the ``from`` of each layer of one list, in order, and checks the result."""
 
-    def __init__(self, entries: list[Entry], owner: str) -> None:
+    def __init__(self, entries: list[Entry], owner: str, outer: Wiring | None = None) -> None:
         self.entries = entries
         self.values = Values()
         #: The value the next layer reads by default.
         self.previous: int | SwitchedOff = 0
         self.owner = owner
+        #: The list around the one being compiled (for hints about names out of reach).
+        self.outer = outer
+        #: The nodes made so far (for hints about names inside them).
+        self.nodes: list[Any] = []
 
     def reads(self, index: int) -> list[int]:
         """The values the layer ``entries[index]`` reads (checked: earlier, switched on)."""
@@ -300,8 +304,9 @@ class Wiring:
     def _made(self, value: int) -> bool:
         return self.values.makers[value] is not None
 
-    def made(self, index: int, reads: list[int]) -> int:
-        """A present layer made a new value; returns its index."""
+    def made(self, index: int, reads: list[int], node: Any) -> int:
+        """A present layer made a new value (compiled as ``node``); returns its index."""
+        self.nodes.append(node)
         entry = self.entries[index]
         for value in reads:
             self.values.readers[value] += 1
@@ -403,8 +408,28 @@ class Wiring:
         return SchemaError(
             f"{entry.kind}: unknown input '{label}' in 'from'",
             span,
-            did_you_mean(label, known) or _known(known),
+            did_you_mean(label, known) or self._out_of_reach(label) or _known(known),
         )
+
+    def _out_of_reach(self, label: str) -> str | None:
+        """Where an unknown name is after all: inside an earlier layer, or around this list."""
+        for node in self.nodes:
+            inner = next((n for _, n in node.walk() if n.name == label), None)
+            if inner is not None:
+                return (
+                    f"'{label}' is inside '{node.name or node.kind}' (line {inner.span.line}); "
+                    f"{READS_ONLY_ABOVE.replace('its list', 'its own list')}"
+                )
+        outer = self.outer
+        while outer is not None:
+            found = next((e for e in outer.entries if label in (e.name, e.label)), None)
+            if found is not None:
+                return (
+                    f"'{label}' is in the enclosing list (line {found.span.line}); "
+                    f"{READS_ONLY_ABOVE.replace('its list', 'its own list')}"
+                )
+            outer = outer.outer
+        return None
 
     def _later(self, label: str, index: int) -> int | None:
         for later in range(index + 1, len(self.entries)):
