@@ -32,9 +32,9 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from . import blocks
 from .errors import Diagnostic, NetspecError, SchemaError, Span, did_you_mean
@@ -55,6 +55,9 @@ from .schema import (
 from .shapes import Shape
 from .source import Document, Located, read_path
 from .validation import validate, validate_value
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 #: The types a block param may declare.
 PARAM_TYPES = ("int", "float", "bool", "ints")
@@ -167,7 +170,13 @@ class Param:
 
     @cached_property
     def adapter(self) -> TypeAdapter[Any]:
-        """Validator of this param's values, built once (a block may be used many times)."""
+        """Validator of this param's values, built once (a block may be used many times).
+
+        pydantic's TypeAdapter module is imported here, when a spec has a block param
+        default to check, not by every ``netspec check``.
+        """
+        from pydantic import TypeAdapter
+
         return TypeAdapter(self.annotation())
 
     def check(self, value: Located, scope: Scope, owner: str) -> Value:

@@ -20,14 +20,17 @@ from __future__ import annotations
 import types
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Annotated, Any, NamedTuple, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .errors import Diagnostic, SchemaError, Span, did_you_mean
 from .expressions import NO_NAMES, ExpressionProblem, Scope
 from .schema import Expression, describe
 from .source import Located, Step
+
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter
 
 Loc = tuple[Step, ...]
 T = TypeVar("T")
