@@ -643,7 +643,7 @@ class _Compiler:
             block.always_functional or (many and entry.reads is not None)
         )
         if forced and asked is False:
-            what = f"{kind} with 'from'" if many else kind
+            what = kind if block.always_functional else f"{kind} with 'from'"  # type: ignore[union-attr]
             raise SchemaError(
                 f"{kind}: {what} makes no module: torch has none for it",
                 written.at(("functional",)).spanning(5),

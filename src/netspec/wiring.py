@@ -202,7 +202,8 @@ class Entry:
 
     def shown(self) -> str:
         """How messages call this layer."""
-        return f"'{self.label}'" if self.label is not None else f"this {self.kind}"
+        label = self.label if self.label is not None else self.name
+        return f"'{label}'" if label is not None else f"this {self.kind}"
 
 
 @dataclass(frozen=True)
@@ -368,14 +369,15 @@ class Wiring:
     # -------------------------------------------------------------------- resolving
 
     def _value(self, found: int | SwitchedOff, entry: Entry | None, where: Span | None) -> int:
+        """The value a reader gets; an absent merge has none to give."""
         if isinstance(found, SwitchedOff):
             off = found.entry
+            reader = entry.kind if entry is not None else self.owner
             raise SchemaError(
-                f"{off.kind}: {off.shown()} is switched off by its 'if' and has "
-                f"{len(off.reads or [])} inputs, so it cannot stand for one value",
+                f"{reader}: {off.shown()} is switched off by its 'if' (line {off.span.line}) "
+                f"and has {len(off.reads or [])} inputs, so it cannot stand for one value",
                 where or off.span,
                 "read one of its inputs instead, or switch it on",
-                notes=[(f"{off.shown()} is here", off.span)] if where is not None else [],
             )
         return found
 
