@@ -191,12 +191,14 @@ def test_inception_e() -> None:
       - basic_conv2d: {name: branch1x1, out: 320}
       - basic_conv2d: {name: branch3x3_1, out: 384, from: input}
       - basic_conv2d: {name: branch3x3_2a, out: 384, kernel: [1, 3], padding: [0, 1]}
-      - basic_conv2d: {name: branch3x3_2b, out: 384, kernel: [3, 1], padding: [1, 0], from: branch3x3_1}
+      - basic_conv2d:
+          {name: branch3x3_2b, out: 384, kernel: [3, 1], padding: [1, 0], from: branch3x3_1}
       - concat: {name: branch3x3, from: [branch3x3_2a, branch3x3_2b]}
       - basic_conv2d: {name: branch3x3dbl_1, out: 448, from: input}
       - basic_conv2d: {name: branch3x3dbl_2, out: 384, kernel: [3, 3], padding: [1, 1]}
       - basic_conv2d: {name: branch3x3dbl_3a, out: 384, kernel: [1, 3], padding: [0, 1]}
-      - basic_conv2d: {name: branch3x3dbl_3b, out: 384, kernel: [3, 1], padding: [1, 0], from: branch3x3dbl_2}
+      - basic_conv2d:
+          {name: branch3x3dbl_3b, out: 384, kernel: [3, 1], padding: [1, 0], from: branch3x3dbl_2}
       - concat: {name: branch3x3dbl, from: [branch3x3dbl_3a, branch3x3dbl_3b]}
       - avgpool: {functional: true, kernel: 3, stride: 1, padding: 1, from: input}
       - basic_conv2d: {name: branch_pool, out: 192}
@@ -288,7 +290,8 @@ def test_regnet_res_bottleneck_block() -> None:
           from: input
           layers:
             - conv_bn_relu: {name: a, out: out}
-            - conv_bn_relu: {name: b, out: out, kernel: 3, stride: stride, groups: out // group_width}
+            - conv_bn_relu:
+                {name: b, out: out, kernel: 3, stride: stride, groups: out // group_width}
             - squeeze_excitation: {name: se, squeeze: 2}
             - conv_bn: {name: c, out: out}
       - add: {from: [proj, f]}
