@@ -352,8 +352,9 @@ class _LayerContext:
         place = self._place("", output=output)
         if repeat is not None:
             times, index = repeat
-            index_node = self.written.get("index") or self.written
-            check_index(index, index_node, place.scope, place.loops)
+            index_node = self.written.get("index")
+            at = index_node.spanning(len(index)) if index_node is not None else self.span
+            check_index(index, at, place.scope, place.loops)
             item = Item(self.written, place.scope, place.loops)
             items = self.compiler.expand_copies(layers, item, times, index, self.span)
             nodes, out = self.compiler.layer_list((), self._input(in_shape), place, items)
@@ -527,8 +528,13 @@ class _Compiler:
                     written.key_span((key,)),
                     "name the layers inside it instead" if key == "name" else None,
                 )
-        index_node = written.get("index") or written
-        check_index(args.index, index_node, item.scope, item.loops)  # type: ignore[attr-defined]
+        index_node = written.get("index")
+        at = (
+            index_node.spanning(len(args.index))
+            if index_node is not None
+            else self._kind_of(item.layer)[2]
+        )  # type: ignore[attr-defined]
+        check_index(args.index, at, item.scope, item.loops)  # type: ignore[attr-defined]
         times = args.times if present else 0  # type: ignore[attr-defined]
         return times, args.index, list(args.layers)  # type: ignore[attr-defined]
 
@@ -634,10 +640,11 @@ class _Compiler:
                 "only add, concat and mul merge several inputs",
             )
         if many and entry.reads is not None and count < 2:
+            label, item = entry.reads[0]
             raise SchemaError(
                 f"{kind}: {kind} merges two or more inputs; 'from' names 1",
-                where.spanning(len(str(entry.reads[0][0]))),
-                f"name them all, e.g. from: [{entry.reads[0][0]}, input]",
+                item.spanning(len(label)),
+                f"name them all, e.g. from: [{label}, input]",
             )
         forced = isinstance(block, blocks.Block) and (
             block.always_functional or (many and entry.reads is not None)

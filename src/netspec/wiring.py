@@ -133,9 +133,10 @@ class Item:
     copy: Copy | None = None
 
 
-def check_index(index: str, node: Located, scope: Scope, loops: Sequence[Loop]) -> None:
-    """A repeat's index must be a fresh name: not an outer loop's index, not a param."""
-    span = node.spanning(len(index))
+def check_index(index: str, span: Span, scope: Scope, loops: Sequence[Loop]) -> None:
+    """A repeat's index must be a fresh name: not an outer loop's index, not a param.
+
+    ``span`` is where the index is written (or the repeat, for the default ``i``)."""
     if not is_identifier(index):
         raise SchemaError(
             f"repeat: 'index' must be a name such as 'i' (letters, digits, _), got '{index}'",

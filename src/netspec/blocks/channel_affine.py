@@ -19,6 +19,7 @@ from .api import (
     Node,
     Shape,
     ShapeContext,
+    format_shape,
     kind,
     require_image,
 )
@@ -43,8 +44,9 @@ class ChannelAffine(LayerArgs):
             given = len(getattr(self, field))
             if given != channels:
                 ctx.fail(
-                    f"'{field}' has {given} values but the input {ctx.came_from()} has "
-                    f"{channels} channels",
+                    f"'{field}' has {given} values, one per channel, but the input "
+                    f"{format_shape(shape)} {ctx.came_from()} has {channels} "
+                    f"channel{'s' if channels != 1 else ''}",
                     field=field,
                     hint="give one value per channel",
                 )
