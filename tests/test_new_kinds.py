@@ -244,7 +244,8 @@ def test_channel_affine() -> None:
     shift = torch.tensor([0.0, 1, 0, -1]).view(1, -1, 1, 1)
     torch.testing.assert_close(run(spec, X), X * scale + shift, rtol=0, atol=0)
     assert error("  - channel_affine: {scale: [1, 2], shift: [0, 1, 0, 0]}\n").message == (
-        "channel_affine: 'scale' has 2 values but the input from the input at line 2 has 4 channels"
+        "channel_affine: 'scale' has 2 values, one per channel, but the input (4, 8, 8) from "
+        "the input at line 2 has 4 channels"
     )
 
 
