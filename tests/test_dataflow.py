@@ -311,3 +311,46 @@ def test_torch_jit_script_says_what_to_use() -> None:
     model = load(FIRE).build()
     with pytest.raises(RuntimeError, match=r"netspec\.formats\.torchscript\.script"):
         torch.jit.script(model)
+
+
+# ---------------------------------------------------------------------------- summary, graph
+
+
+def test_summary_shows_functional_rows_and_what_rows_read() -> None:
+    from netspec.summary import summary_json, summary_table
+
+    spec = load(FIRE)
+    table = summary_table(spec).splitlines()
+    assert table[2].split() == [
+        "module",
+        "kind",
+        "output",
+        "params",
+        "MACs",
+        "RF",
+        "activations",
+        "reads",
+    ]
+    row = next(line for line in table if line.startswith("expand3x3 "))
+    assert row.endswith("  squeeze_activation")
+    concat = next(line for line in table if line.startswith("(concat)"))
+    assert concat.endswith("expand1x1_activation, expand3x3_activation")
+    rows = {row["path"]: row for row in summary_json(spec)["rows"]}
+    assert rows["(concat)"]["module"] is False and rows["squeeze"]["reads"] == []
+    assert rows["expand3x3"]["reads"] == ["squeeze_activation"]
+
+
+def test_graph_draws_an_edge_per_input() -> None:
+    from netspec.graph import network_graph, to_dot
+
+    graph = network_graph(load(FIRE))
+    boxes = {item.lines[0].split(":")[0]: item for item in graph.root.items}
+    concat = next(item for item in graph.root.items if item.lines[0] == "concat")
+    into_concat = {source for source, target, _ in graph.edges if target == concat.id}
+    assert into_concat == {boxes["expand1x1_activation"].id, boxes["expand3x3_activation"].id}
+    assert concat.dashed and 'style="rounded,filled,dashed"' in to_dot(graph)
+    squeeze = boxes["squeeze_activation"].id
+    assert {t for s, t, _ in graph.edges if s == squeeze} == {
+        boxes["expand1x1"].id,
+        boxes["expand3x3"].id,
+    }
