@@ -558,7 +558,7 @@ class _Compiler:
                 "(from: [...]) for other wiring",
                 written.key_span((key,)),
             )
-        present = self.condition(fields.get("if"), item.scope, owner)
+        present = self.condition(fields.get("if"), item.scope, owner) if "if" in fields else True
         entry = Entry(item, kind, span, present)
         name_node = fields.get("name")
         if name_node is not None and name_node.value is not None:
@@ -571,10 +571,17 @@ class _Compiler:
             entry.reads_node = from_node
         if not present:
             return entry
-        stripped = {k: v for k, v in fields.items() if k not in WIRING_KEYS}
-        if entry.name is not None and entry.name != name_node.value:  # type: ignore[union-attr]
-            stripped["name"] = name_node.with_value(entry.name)  # type: ignore[union-attr]
-        args = self._validate(block, written.with_value(stripped), owner, item.scope)
+        given = written
+        if (
+            "if" in fields
+            or from_node is not None
+            or entry.name != getattr(name_node, "value", None)
+        ):
+            stripped = {k: v for k, v in fields.items() if k not in WIRING_KEYS}
+            if entry.name is not None:
+                stripped["name"] = name_node.with_value(entry.name)  # type: ignore[union-attr]
+            given = written.with_value(stripped)
+        args = self._validate(block, given, owner, item.scope)
         entry.functional = self._functional(kind, block, args, entry, written)
         entry.data = _Layer(block, args, written)
         return entry
@@ -625,27 +632,8 @@ class _Compiler:
         """Whether a layer runs as a function, and the checks on its inputs' count."""
         asked = getattr(args, "functional", None)
         many = isinstance(block, blocks.Block) and block.many_inputs
-        count = len(entry.reads) if entry.reads is not None else 1
-        where = written.at(("from",))
-        if many and entry.reads is not None and "branches" in written.value:
-            raise SchemaError(
-                f"{kind}: use either 'branches' or 'from', not both",
-                written.key_span(("from",)),
-                "'branches' runs layer lists on one input; 'from' merges earlier layers",
-            )
-        if not many and count > 1:
-            raise SchemaError(
-                f"{kind}: {kind} reads one input; 'from' names {count}",
-                where.span,
-                "only add, concat and mul merge several inputs",
-            )
-        if many and entry.reads is not None and count < 2:
-            label, item = entry.reads[0]
-            raise SchemaError(
-                f"{kind}: {kind} merges two or more inputs; 'from' names 1",
-                item.spanning(len(label)),
-                f"name them all, e.g. from: [{label}, input]",
-            )
+        if entry.reads is not None:
+            self._check_reads(kind, many, entry, written)
         forced = isinstance(block, blocks.Block) and (
             block.always_functional or (many and entry.reads is not None)
         )
@@ -671,9 +659,34 @@ class _Compiler:
             )
         return bool(forced or asked)
 
+    @staticmethod
+    def _check_reads(kind: str, many: bool, entry: Entry, written: Located) -> None:
+        """A layer reads as many values as its kind takes: one, or two or more (merges)."""
+        assert entry.reads is not None
+        count = len(entry.reads)
+        if many and "branches" in written.value:
+            raise SchemaError(
+                f"{kind}: use either 'branches' or 'from', not both",
+                written.key_span(("from",)),
+                "'branches' runs layer lists on one input; 'from' merges earlier layers",
+            )
+        if not many and count > 1:
+            raise SchemaError(
+                f"{kind}: {kind} reads one input; 'from' names {count}",
+                written.at(("from",)).span,
+                "only add, concat and mul merge several inputs",
+            )
+        if many and count < 2:
+            label, item = entry.reads[0]
+            raise SchemaError(
+                f"{kind}: {kind} merges two or more inputs; 'from' names 1",
+                item.spanning(len(label)),
+                f"name them all, e.g. from: [{label}, input]",
+            )
+
     def _unknown_kind(self, kind: str, span: Span) -> SchemaError:
         users = sorted(self.user_blocks.blocks)
-        known = sorted(blocks.all_blocks())
+        known = sorted(blocks.kind_names())
         hint = did_you_mean(kind, known + users) or (
             "known kinds: "
             + ", ".join(known)

@@ -133,7 +133,10 @@ class BlockDef(BaseModel):
 class UserArgs(LayerArgs):
     """Base of the argument model made for each user block (params only by their names)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+    # Built at once (not deferred like the kinds'): a block is defined because it is used.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=False, defer_build=False
+    )
 
 
 @dataclass

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import Diagnostic, ExpressionError, SchemaError, Span, did_you_mean
 from .expressions import ExpressionProblem, Scope
@@ -105,8 +105,7 @@ def check_name(name: str, node: Located, owner: str) -> None:
 # ------------------------------------------------------------------------------ expansion
 
 
-@dataclass(frozen=True)
-class Copy:
+class Copy(NamedTuple):
     """Which copy of a repeat a layer was made for (for messages about duplicates)."""
 
     #: Where the repeat is written.
@@ -115,16 +114,14 @@ class Copy:
     number: int
 
 
-@dataclass(frozen=True)
-class Loop:
+class Loop(NamedTuple):
     """A repeat whose index is in scope."""
 
     index: str
     span: Span
 
 
-@dataclass(frozen=True)
-class Item:
+class Item(NamedTuple):
     """One layer of a list once spliced repeats are expanded, with the names it sees."""
 
     layer: Located
@@ -179,7 +176,7 @@ def copies(layers: Sequence[Located], item: Item, times: int, index: str, span: 
 # ------------------------------------------------------------------------------ wiring
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One layer of a list after the schema stage: enough to wire it and to report on it."""
 
@@ -290,7 +287,10 @@ class Wiring:
         """The values the layer ``entries[index]`` reads (checked: earlier, switched on)."""
         entry = self.entries[index]
         if entry.reads is None:
-            return [self._value(self.previous, entry, entry.span)]
+            previous = self.previous
+            if isinstance(previous, int):
+                return [previous]
+            return [self._value(previous, entry, entry.span)]
         return [self._resolve(label, node, index) for label, node in entry.reads]
 
     def skip(self, index: int, reads: list[int]) -> None:
