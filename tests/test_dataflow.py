@@ -4,6 +4,7 @@ the ``Dataflow`` module that runs them."""
 from __future__ import annotations
 
 import copy
+import importlib.util
 import pickle
 
 import pytest
@@ -295,13 +296,23 @@ def test_channels_last_into_batchnorm() -> None:
 # ---------------------------------------------------------------------------- formats
 
 
-@pytest.mark.parametrize("fmt", ["torchscript", "export"])
+HAVE_ONNX = all(importlib.util.find_spec(m) for m in ("onnx", "onnxscript", "onnxruntime"))
+
+
+@pytest.mark.parametrize(
+    "fmt",
+    [
+        "torchscript",
+        "export",
+        pytest.param("onnx", marks=pytest.mark.skipif(not HAVE_ONNX, reason="pip install .[onnx]")),
+    ],
+)
 def test_dataflow_networks_export(fmt: str, tmp_path, single_thread) -> None:  # type: ignore[no-untyped-def]
     from netspec.export import export_model
 
     spec = load(FIRE + "  - gap: {functional: true, keepdim: false}\n  - linear: {out: 2}\n")
     model = spec.build(seed=0)
-    suffix = {"torchscript": ".ts.pt", "export": ".pt2"}[fmt]
+    suffix = {"torchscript": ".ts.pt", "export": ".pt2", "onnx": ".onnx"}[fmt]
     report = export_model(model, spec, tmp_path / f"fire{suffix}", format=fmt)
     assert report.max_abs_diff < 1e-5
     assert isinstance(model, Dataflow)  # the caller's model is not replaced by its trace
