@@ -137,6 +137,7 @@ def compile_document(doc: Document, overrides: dict[str, Number] | None = None) 
             "spec: 'layers' is empty",
             root.at(("layers",)).span,
             hint="add at least one layer, e.g. '- linear: {out: 10}'",
+            code="NS208",
         )
     compiler = _Compiler(params, load_user_blocks(doc, header.imports, header.blocks))
     producer = f"from the input at line {input_node.span.line}"
@@ -189,13 +190,14 @@ def _resolve_params(declared: dict[str, Located], overrides: dict[str, Number]) 
                 if declared
                 else "this spec declares no params"
             )
-            raise UsageError(f"unknown param '{name}' in --set", hint=hint)
+            raise UsageError(f"unknown param '{name}' in --set", hint=hint, code="NS901")
     resolved = Scope()
     for name, node in declared.items():
         if not is_identifier(name):
             raise SchemaError(
                 f"params: '{name}' is not a valid param name (letters, digits, _)",
                 node.key_span(),
+                code="NS210",
             )
         if name in overrides:
             resolved = resolved.extended({name: overrides[name]})
@@ -205,6 +207,7 @@ def _resolve_params(declared: dict[str, Located], overrides: dict[str, Number]) 
             raise SchemaError(
                 f"params: '{name}' must be a number or an expression, got {describe(value)}",
                 node.span,
+                code="NS210",
             )
         resolved = resolved.extended({name: _evaluate(node, resolved, f"params: '{name}'")})
     return resolved
@@ -218,7 +221,9 @@ def _evaluate(node: Located, scope: Scope, owner: str) -> Any:
         return scope.evaluate(node.value)
     except ExpressionProblem as problem:
         span = expression_span(node.span, problem.offset, problem.length)
-        raise ExpressionError(f"{owner}: {problem.message}", span, problem.hint) from None
+        raise ExpressionError(
+            f"{owner}: {problem.message}", span, problem.hint, code=problem.code
+        ) from None
 
 
 def _input_shape(items: list[Located], node: Located, params: Scope) -> Shape:
@@ -228,6 +233,7 @@ def _input_shape(items: list[Located], node: Located, params: Scope) -> Shape:
             f"got {len(items)} number{'s' if len(items) != 1 else ''}",
             node.span,
             hint="Fashion-MNIST images are 'input: [1, 28, 28]'",
+            code="NS209",
         )
     dims = []
     for i, item in enumerate(items):
@@ -236,12 +242,16 @@ def _input_shape(items: list[Located], node: Located, params: Scope) -> Shape:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise SchemaError(
-                f"spec: 'input' sizes must be integers, got {describe(value)}", item.span
+                f"spec: 'input' sizes must be integers, got {describe(value)}",
+                item.span,
+                code="NS209",
             )
         limit = MAX_INPUT_SIDE if i > 0 else 1 << 20
         if not 1 <= value <= limit:
             raise SchemaError(
-                f"spec: 'input' sizes must be between 1 and {limit}, got {value}", item.span
+                f"spec: 'input' sizes must be between 1 and {limit}, got {value}",
+                item.span,
+                code="NS204",
             )
         dims.append(value)
     return tuple(dims)
@@ -305,9 +315,10 @@ class _LayerContext:
         hint: str | None = None,
         at: Span | None = None,
         notes: Sequence[tuple[str, Span | None]] = (),
+        code: str | None = None,
     ) -> NoReturn:
         span = at or (self.where(field) if field is not None else self.span)
-        raise ShapeError(f"{self.kind}: {message}", span, hint, notes=list(notes))
+        raise ShapeError(f"{self.kind}: {message}", span, hint, notes=list(notes), code=code)
 
     def came_from(self) -> str:
         return self.inputs[0].origin
@@ -438,6 +449,7 @@ class _Compiler:
                 f"{place.owner}: every layer of this list is switched off by its 'if'",
                 source.span,
                 "a list needs at least one present layer",
+                code="NS208",
             )
         output = wiring.output(place.output, place.scope, place.owner)
         wiring.check_unused(place.output)
@@ -527,6 +539,7 @@ class _Compiler:
                     "straight into the enclosing list",
                     written.key_span((key,)),
                     "name the layers inside it instead" if key == "name" else None,
+                    code="NS223",
                 )
         index_node = written.get("index")
         at = (
@@ -557,6 +570,7 @@ class _Compiler:
                 f"{kind}: inside 'branches' layers run in order; use the dataflow form "
                 "(from: [...]) for other wiring",
                 written.key_span((key,)),
+                code="NS219",
             )
         present = self.condition(fields.get("if"), item.scope, owner) if "if" in fields else True
         entry = Entry(item, kind, span, present)
@@ -607,7 +621,7 @@ class _Compiler:
             except ExpressionProblem as problem:
                 span = expression_span(node.span, problem.offset, problem.length)
                 raise ExpressionError(
-                    f"{owner}: 'if': {problem.message}", span, problem.hint
+                    f"{owner}: 'if': {problem.message}", span, problem.hint, code=problem.code
                 ) from None
         if isinstance(value, bool):
             return value
@@ -624,6 +638,7 @@ class _Compiler:
             f"{owner}: 'if' must be true or false, got {describe(value)}",
             node.spanning(width),
             hint,
+            code="NS222",
         )
 
     def _functional(
@@ -643,6 +658,7 @@ class _Compiler:
                 f"{kind}: {what} makes no module: torch has none for it",
                 written.at(("functional",)).spanning(5),
                 "remove 'functional: false'",
+                code="NS225",
             )
         if asked and kind == "scale" and entry.name is None:
             raise SchemaError(
@@ -650,12 +666,14 @@ class _Compiler:
                 "enclosing module under it",
                 written.key_span(("functional",)),
                 "e.g. scale: {name: layer_scale, functional: true}",
+                code="NS225",
             )
         if asked and isinstance(block, UserBlock):
             raise SchemaError(
                 f"{kind}: 'functional: true' is not available for a user block: it builds a module",
                 written.at(("functional",)).spanning(4),
                 "mark the layers inside the block functional instead",
+                code="NS225",
             )
         return bool(forced or asked)
 
@@ -669,12 +687,14 @@ class _Compiler:
                 f"{kind}: use either 'branches' or 'from', not both",
                 written.key_span(("from",)),
                 "'branches' runs layer lists on one input; 'from' merges earlier layers",
+                code="NS219",
             )
         if not many and count > 1:
             raise SchemaError(
                 f"{kind}: {kind} reads one input; 'from' names {count}",
                 written.at(("from",)).span,
                 "only add, concat and mul merge several inputs",
+                code="NS219",
             )
         if many and count < 2:
             label, item = entry.reads[0]
@@ -682,6 +702,7 @@ class _Compiler:
                 f"{kind}: {kind} merges two or more inputs; 'from' names 1",
                 item.spanning(len(label)),
                 f"name them all, e.g. from: [{label}, input]",
+                code="NS219",
             )
 
     def _unknown_kind(self, kind: str, span: Span) -> SchemaError:
@@ -692,7 +713,7 @@ class _Compiler:
             + ", ".join(known)
             + (f"; blocks of this spec: {', '.join(users)}" if users else "")
         )
-        return SchemaError(f"unknown layer kind '{kind}'", span, hint)
+        return SchemaError(f"unknown layer kind '{kind}'", span, hint, code="NS205")
 
     @staticmethod
     def _kind_of(layer: Located) -> tuple[str, Located, Span]:
@@ -717,11 +738,13 @@ class _Compiler:
                 else "a layer cannot be an empty mapping",
                 layer.span,
                 hint or "write '- kind: {field: value, ...}' or just '- kind'",
+                code="NS206",
             )
         raise SchemaError(
             f"a layer must be a kind such as 'relu' or a mapping such as "
             f"'conv: {{out: 64}}', not {describe(layer.plain())}",
             layer.span,
+            code="NS206",
         )
 
     @staticmethod
@@ -736,6 +759,7 @@ class _Compiler:
             f"{kind}: its fields must be a mapping such as "
             f"'{block.example}', not {describe(written.plain())}",
             written.span,
+            code="NS206",
         )
 
     # ----------------------------------------------------------------------- shapes
@@ -747,6 +771,7 @@ class _Compiler:
             raise ShapeError(
                 f"the network has more than {MAX_MODULES} modules once its blocks are expanded",
                 entry.span,
+                code="NS406",
             )
         layer: _Layer = entry.data
         block = layer.block
@@ -757,7 +782,8 @@ class _Compiler:
         if numel(result.out_shape) > MAX_ACTIVATION:
             ctx.fail(
                 f"output {format_shape(result.out_shape)} is too large "
-                f"(more than {MAX_ACTIVATION} elements per sample)"
+                f"(more than {MAX_ACTIVATION} elements per sample)",
+                code="NS406",
             )
         if entry.functional:
             self._check_functional(entry, block, result)
@@ -777,6 +803,7 @@ class _Compiler:
                 span,
                 "only layers without parameters run as functions (relu, pools, flatten, ...); "
                 "'scale' keeps its parameter on the enclosing module",
+                code="NS225",
             )
         if block.apply is None:
             raise SchemaError(
@@ -784,6 +811,7 @@ class _Compiler:
                 "functional form",
                 span,
                 "only layers without parameters run as functions (relu, pools, flatten, ...)",
+                code="NS225",
             )
 
     def expand_block(
@@ -803,6 +831,7 @@ class _Compiler:
                 entry.span,
                 "a block cannot contain itself, directly or through other blocks",
                 notes=[(f"block '{block.kind}' is defined here", block.span)],
+                code="NS213",
             )
         layer: _Layer = entry.data
         try:

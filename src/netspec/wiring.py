@@ -40,7 +40,9 @@ def expand_template(node: Located, scope: Scope, owner: str, key: str) -> str:
         return str(value)
     if not isinstance(value, str):
         raise SchemaError(
-            f"{owner}: '{key}' must be a name, got {describe(node.plain())}", node.span
+            f"{owner}: '{key}' must be a name, got {describe(node.plain())}",
+            node.span,
+            code="NS203",
         )
     if "{" not in value and "}" not in value:
         return value
@@ -74,6 +76,7 @@ def _template_error(
         f"{owner}: the template '{text}' in '{key}' has {what}",
         span,
         'write {expression} for a value, e.g. "block{i + 1}"; {{ and }} for literal braces',
+        code="NS224",
     )
 
 
@@ -83,13 +86,16 @@ def _part(text: str, offset: int, node: Located, scope: Scope, owner: str, key: 
         value = scope.evaluate(text)
     except ExpressionProblem as problem:
         span = expression_span(node.span, offset + problem.offset, problem.length)
-        raise ExpressionError(f"{owner}: '{key}': {problem.message}", span, problem.hint) from None
+        raise ExpressionError(
+            f"{owner}: '{key}': {problem.message}", span, problem.hint, code=problem.code
+        ) from None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         span = expression_span(node.span, offset, max(1, len(text)))
         raise SchemaError(
             f"{owner}: '{key}': the template part '{{{text}}}' is {describe(value)}; "
             "a name is made of integers and words",
             span,
+            code="NS224",
         )
     return str(value)
 
@@ -99,7 +105,9 @@ def check_name(name: str, node: Located, owner: str) -> None:
     problem = name_problem(name)
     if problem is not None:
         message, hint = problem
-        raise SchemaError(f"{owner}: {message}", node.spanning(len(str(node.value))), hint)
+        raise SchemaError(
+            f"{owner}: {message}", node.spanning(len(str(node.value))), hint, code="NS221"
+        )
 
 
 # ------------------------------------------------------------------------------ expansion
@@ -138,6 +146,7 @@ def check_index(index: str, span: Span, scope: Scope, loops: Sequence[Loop]) -> 
         raise SchemaError(
             f"repeat: 'index' must be a name such as 'i' (letters, digits, _), got '{index}'",
             span,
+            code="NS223",
         )
     outer = next((loop for loop in loops if loop.index == index), None)
     if outer is not None:
@@ -146,12 +155,14 @@ def check_index(index: str, span: Span, scope: Scope, loops: Sequence[Loop]) -> 
             f"{outer.span.line}; name this one differently, e.g. 'index: "
             f"{_fresh(index, scope, loops)}'",
             span,
+            code="NS223",
         )
     if index in scope.as_dict():
         raise SchemaError(
             f"repeat: the index '{index}' would hide the param '{index}'",
             span,
             f"name the index differently, e.g. 'index: {_fresh(index, scope, loops)}'",
+            code="NS223",
         )
 
 
@@ -261,11 +272,13 @@ def _duplicate(entry: Entry, first: Entry) -> Diagnostic:
             f"{copy.number} of the repeat at line {copy.repeat.line} both make it",
             where.spanning(len(str(where.value))),
             f'put the copy index in the name, e.g. name: "{entry.label}{{{copy.index}}}"',
+            code="NS207",
         )
     return Diagnostic(
         f"duplicate module name '{entry.label}' in the same sequence",
         entry.span,
         notes=[("first used here", first.span)],
+        code="NS207",
     )
 
 
@@ -333,6 +346,7 @@ class Wiring:
                     f"{kind}: 'output' names '{label}', which is not a layer of this list",
                     node.spanning(len(str(node.value))),
                     did_you_mean(label, known) or _known(known),
+                    code="NS226",
                 )
             value = self._value(found, None, node.span)
         self.values.readers[value] += 1
@@ -351,6 +365,7 @@ class Wiring:
                 if entry.label is not None
                 else "read it in a later layer's 'from', or remove it",
                 notes=notes,
+                code="NS218",
             )
 
     def _unused_notes(
@@ -379,6 +394,7 @@ class Wiring:
                 f"and has {len(off.reads or [])} inputs, so it cannot stand for one value",
                 where or off.span,
                 "read one of its inputs instead, or switch it on",
+                code="NS220",
             )
         return found
 
@@ -394,7 +410,7 @@ class Wiring:
         span = node.spanning(len(label)) if not isinstance(node.value, list) else node.span
         if label == entry.name or label == entry.label:
             return SchemaError(
-                f"{entry.kind}: {entry.shown()} reads itself", span, READS_ONLY_ABOVE
+                f"{entry.kind}: {entry.shown()} reads itself", span, READS_ONLY_ABOVE, code="NS217"
             )
         later = self._later(label, index)
         if later is not None:
@@ -406,12 +422,13 @@ class Wiring:
             if cycle is not None:
                 names = " -> ".join(self._label(i) for i in [index, *cycle])
                 message += f"; '{label}' reads {entry.shown()}, so this would be a cycle: {names}"
-            return SchemaError(message, span, READS_ONLY_ABOVE)
+            return SchemaError(message, span, READS_ONLY_ABOVE, code="NS217")
         known = [name for name in self.values.labels]
         return SchemaError(
             f"{entry.kind}: unknown input '{label}' in 'from'",
             span,
             did_you_mean(label, known) or self._out_of_reach(label) or _known(known),
+            code="NS216",
         )
 
     def _out_of_reach(self, label: str) -> str | None:
@@ -490,5 +507,7 @@ def reads_of(
     """The labels a ``from`` value names: one, or a list of them, templates expanded."""
     items = node.value if isinstance(node.value, list) else [node]
     if isinstance(node.value, list) and not items:
-        raise SchemaError(f"{owner}: 'from' is an empty list", node.span, "name at least one input")
+        raise SchemaError(
+            f"{owner}: 'from' is an empty list", node.span, "name at least one input", code="NS219"
+        )
     return [(expand(item, scope, owner, "from"), item) for item in items]

@@ -49,6 +49,7 @@ class ChannelAffine(LayerArgs):
                     f"channel{'s' if channels != 1 else ''}",
                     field=field,
                     hint="give one value per channel",
+                    code="NS405",
                 )
         return Inferred(shape)
 

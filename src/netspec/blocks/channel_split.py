@@ -42,12 +42,14 @@ class ChannelSplit(LayerArgs):
                 f"cannot cut the input's {channels} channels {ctx.came_from()} into "
                 f"{self.parts} equal slices",
                 field="parts",
+                code="NS405",
             )
         if self.take >= self.parts:
             ctx.fail(
                 f"'take' is {self.take}, but there are only {self.parts} slices (0 to "
                 f"{self.parts - 1})",
                 field="take",
+                code="NS405",
             )
         return Inferred((channels // self.parts, *shape[1:]))
 

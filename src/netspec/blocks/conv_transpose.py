@@ -59,6 +59,7 @@ class ConvTranspose(LayerArgs):
                 f"groups={self.groups} must divide both the input channels ({c}) and "
                 f"'out' ({self.out})",
                 field="groups",
+                code="NS405",
             )
         for axis in range(2):
             if self.output_padding[axis] >= max(self.stride[axis], self.dilation[axis]):
@@ -66,6 +67,7 @@ class ConvTranspose(LayerArgs):
                     f"'output_padding' {self.output_padding[axis]} must be smaller than the "
                     f"stride or the dilation ({max(self.stride[axis], self.dilation[axis])})",
                     field="output_padding",
+                    code="NS405",
                 )
         sizes = (h, w)
         out_hw = tuple(

@@ -42,6 +42,7 @@ class GlobalAvgPool(LayerArgs):
                 "'keepdim: false' is x.mean([2, 3]), which torch has no module for",
                 field="keepdim",
                 hint="add 'functional: true', or keep the 1x1 map and flatten it",
+                code="NS405",
             )
         # Each output averages the whole map: a window as large as the input.
         out = (c, 1, 1) if self.keepdim else (c,)

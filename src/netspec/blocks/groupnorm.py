@@ -39,6 +39,7 @@ class GroupNorm(LayerArgs):
                 f"groups={self.groups} must divide the input's {channels} channels "
                 f"{ctx.came_from()}",
                 field="groups",
+                code="NS405",
             )
         return Inferred(shape, params=2 * channels if self.affine else 0)
 

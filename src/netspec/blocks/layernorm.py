@@ -41,6 +41,7 @@ class LayerNorm(LayerArgs):
                 f"normalises channels or the last dimension, but gets the permuted "
                 f"{format_shape(shape)} {ctx.came_from()}",
                 hint="permute to channels-first [0, 3, 1, 2] or channels-last [0, 2, 3, 1]",
+                code="NS407",
             )
         channels = shape[0] if ctx.layout == CHANNELS_FIRST and len(shape) == 3 else shape[-1]
         return Inferred(shape, params=2 * channels if self.affine else 0)

@@ -45,6 +45,7 @@ class Linear(LayerArgs):
             ctx.fail(
                 f"needs a flat input but gets {format_shape(shape)} {ctx.came_from()}",
                 hint="add '- flatten' before this layer",
+                code="NS403",
             )
         # Flat (F,), or channels-last (H, W, C): it acts on the last dimension at each
         # position, as ConvNeXt's Linear layers do after a permute.

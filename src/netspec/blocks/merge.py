@@ -146,6 +146,7 @@ def _merge_inputs(args: _Merge, ctx: ShapeContext, mode: str) -> Inferred:
         ctx.fail(
             f"{mode} needs 'branches', or two or more inputs in 'from'",
             hint=f"e.g. {mode}: {{from: [conv2, input]}}",
+            code="NS405",
         )
     if isinstance(args, Add) and args.projection != "none":
         ctx.fail(
@@ -153,6 +154,7 @@ def _merge_inputs(args: _Merge, ctx: ShapeContext, mode: str) -> Inferred:
             field="projection",
             hint="with 'from', write the 1x1 conv as a layer (a group such as ResNet's "
             "'downsample')",
+            code="NS405",
         )
     first = inputs[0]
     for index, value in enumerate(inputs):
@@ -162,6 +164,7 @@ def _merge_inputs(args: _Merge, ctx: ShapeContext, mode: str) -> Inferred:
                 f"channels-last {format_shape(value.shape)}",
                 at=ctx.where("from", index),
                 hint="permute back first: permute: {dims: [0, 3, 1, 2]}",
+                code="NS407",
             )
         if mode == "add":
             fits = value.shape == first.shape
@@ -181,6 +184,7 @@ def _merge_inputs(args: _Merge, ctx: ShapeContext, mode: str) -> Inferred:
                 at=ctx.where("from", index),
                 hint=hint,
                 notes=input_notes(value, first),
+                code="NS404",
             )
     if mode == "add":
         return Inferred(first.shape)
@@ -230,6 +234,7 @@ def _check_names(branches: list[list[Node]]) -> None:
                         "layers of all branches become children of the merge module; "
                         "give them different names",
                         [("first used here", seen[node.name].span)],
+                        code="NS207",
                     )
                 ]
             )
@@ -267,4 +272,5 @@ def _mismatch(
         at=here,
         hint=hint,
         notes=[(f"branch {ref + 1} is here", there)],
+        code="NS404",
     )

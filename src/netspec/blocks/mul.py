@@ -36,6 +36,7 @@ class Mul(LayerArgs):
             ctx.fail(
                 "mul needs two or more inputs in 'from'",
                 hint="e.g. mul: {from: [gate, input]}",
+                code="NS405",
             )
         out = list(inputs[0].shape)
         for index, value in enumerate(inputs[1:], 1):
@@ -51,6 +52,7 @@ class Mul(LayerArgs):
                     at=ctx.where("from", index),
                     hint="a gate per channel is (C, 1, 1): pool it to 1x1 first (adaptive_avgpool)",
                     notes=input_notes(value, first),
+                    code="NS404",
                 )
             out = [max(a, b) for a, b in zip(value.shape, out, strict=True)]
         return Inferred(tuple(out))

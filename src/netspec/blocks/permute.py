@@ -51,11 +51,13 @@ class Permute(LayerArgs):
                 f"(the batch, then {format_shape(shape)}), got {self.dims}",
                 field="dims",
                 hint="e.g. dims: [0, 2, 3, 1] for channels-last",
+                code="NS405",
             )
         if self.dims[0] != 0:
             ctx.fail(
                 "the batch dimension must stay first: 'dims' must start with 0",
                 field="dims",
+                code="NS405",
             )
         out = tuple(shape[d - 1] for d in self.dims[1:])
         dims = tuple(self.dims)

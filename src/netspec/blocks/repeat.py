@@ -60,6 +60,7 @@ class Repeat(LayerArgs):
                 "'times' is 0, but a repeat without 'splice' is a module and needs a copy",
                 field="times",
                 hint="use 'splice: true' to let a repeat make no layers at all",
+                code="NS405",
             )
         return ctx.dataflow(self.layers, shape, repeat=(self.times, self.index))
 

@@ -39,6 +39,7 @@ class Scale(LayerArgs):
             ctx.fail(
                 f"scales channels, but gets the permuted {format_shape(shape)} {ctx.came_from()}",
                 hint="permute to channels-first [0, 3, 1, 2] or channels-last [0, 2, 3, 1]",
+                code="NS407",
             )
         return Inferred(shape, params=_shape(shape, ctx.layout)[0])
 

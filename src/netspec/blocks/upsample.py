@@ -50,9 +50,14 @@ class Upsample(LayerArgs):
             ctx.fail(
                 "give either 'scale' or 'size'",
                 hint="e.g. upsample: {scale: 2} or upsample: {size: [14, 14]}",
+                code="NS405",
             )
         if self.align_corners and self.mode == "nearest":
-            ctx.fail("'align_corners' needs mode bilinear or bicubic", field="align_corners")
+            ctx.fail(
+                "'align_corners' needs mode bilinear or bicubic",
+                field="align_corners",
+                code="NS405",
+            )
         if self.size is not None:
             out = self.size
         else:
@@ -63,6 +68,7 @@ class Upsample(LayerArgs):
                     f"scale {self.scale[0]:g}x{self.scale[1]:g} leaves nothing of the input "
                     f"({h}x{w}) {ctx.came_from()}",
                     field="scale",
+                    code="NS401",
                 )
         return Inferred((c, *out), unknown_field=True)
 
