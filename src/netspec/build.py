@@ -7,12 +7,12 @@ hand-written model with the same structure loads with ``strict=True``.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Protocol
 
 import torch
 from torch import nn
 
+from .blocks.api import build_list
 from .ir import Node
 
 
@@ -43,7 +43,8 @@ def build_model(
 ) -> nn.Module:
     """Build the network; with ``seed`` the initial weights are the same on every run.
 
-    The top level is an ``nn.Sequential`` of the spec's layers under their names.
+    The top level is built like any layer list: an ``nn.Sequential`` of the spec's layers
+    under their names, or a :class:`~netspec.modules.Dataflow` when they are wired.
     The random state is forked so that building a model does not disturb the caller's.
     ``device`` moves the model there. ``fast`` makes it faster on that device
     (:func:`netspec.optimize.speed_up`: in-place ReLUs, channels-last where it pays) without
@@ -54,9 +55,7 @@ def build_model(
     with torch.random.fork_rng(devices=devices, enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
-        model = nn.Sequential(
-            OrderedDict((child.name, build_node(child)) for child in spec.root.children)
-        )
+        model = build_list(spec.root, build_node)
     if device is not None:
         model.to(device)
     if fast:

@@ -26,7 +26,7 @@ from pydantic.json_schema import models_json_schema
 from . import blocks
 from .params import PARAM_SCHEMA, ParamSpec
 from .recipe import TrainRecipe
-from .schema import LAYER_REF, Library, SpecHeader, WeightsKeys
+from .schema import CONDITION_SCHEMA, LAYER_REF, READS_SCHEMA, Library, SpecHeader, WeightsKeys
 from .userblocks import BlockDef
 from .variants import VARIANT_NAME
 from .version import __version__
@@ -75,6 +75,13 @@ def spec_json_schema() -> dict[str, Any]:
     defs: dict[str, Any] = top["$defs"]
     for definition in defs.values():
         _fill_examples(definition)
+    for block in kinds.values():
+        # 'from' and 'if' are read by the compiler, not by the kind's model: every kind
+        # takes them, right after 'name'.
+        definition = defs[refs[(block.args, "validation")]["$ref"].rsplit("/", 1)[-1]]
+        properties = definition["properties"]
+        first, rest = dict(list(properties.items())[:1]), dict(list(properties.items())[1:])
+        definition["properties"] = {**first, "from": READS_SCHEMA, "if": CONDITION_SCHEMA, **rest}
     defs["layer"] = _layer_schema(kinds, refs)
     _describe_header(defs)
     return {

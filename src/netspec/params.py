@@ -444,7 +444,7 @@ def resolve_params(
                 "give it",
                 param.span,
                 f"give it with --set {param.name}=VALUE, or in each variant",
-                code="NS217",
+                code="NS228",
             )
         scope = scope.extended({param.name: value})
         settled.append(param)

@@ -135,8 +135,20 @@ def _pair(minimum: int, maximum: int = MAX_SIZE) -> Callable[[Any], tuple[int, i
     return check
 
 
-def _padding(value: Any) -> tuple[int, int] | Literal["same"]:
-    return "same" if value == "same" else _pair(0)(value)
+def _padding(value: Any) -> tuple[int, int] | Literal["same", "auto"]:
+    return value if value in ("same", "auto") else _pair(0)(value)
+
+
+def _floats(value: Any) -> tuple[float, ...]:
+    single = _number(-MAX_SIZE, MAX_SIZE)
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_LIST:
+        raise _invalid(
+            "netspec_floats",
+            "must be a list of 1 to {limit} numbers such as [0.5, 0.5, 0.5], got {got}",
+            limit=MAX_LIST,
+            got=describe(value),
+        )
+    return tuple(_item(single, value, i) for i in range(len(value)))  # type: ignore[arg-type]
 
 
 def _ints(minimum: int, maximum: int) -> Callable[[Any], tuple[int, ...]]:
@@ -222,16 +234,65 @@ def IntsField(minimum: int = 0, maximum: int = MAX_SIZE) -> Any:
     ]
 
 
+#: A list of numbers, each may be an expression (``scale: [0.229 / 0.5, 0.224 / 0.5]``).
+FloatsField = Annotated[
+    tuple[float, ...],
+    Expression("numbers"),
+    BeforeValidator(_floats),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "array", "items": {"anyOf": [{"type": "number"}, _EXPR_SCHEMA]}},
+                _EXPR_SCHEMA,
+            ]
+        }
+    ),
+]
+
+
+def _number_pair(value: Any) -> tuple[float, float]:
+    single = _number(1e-6, MAX_SIZE)
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise _invalid(
+                "netspec_pair",
+                "must be one number or a list of two [height, width], got {n} items",
+                n=len(value),
+            )
+        return (_item(single, value, 0), _item(single, value, 1))  # type: ignore[arg-type]
+    n = single(value)
+    return (n, n)
+
+
+#: A factor given as one number or as [height, width] (``upsample``'s ``scale``).
+NumberPair = Annotated[
+    tuple[float, float],
+    Expression("numbers"),
+    BeforeValidator(_number_pair),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                _EXPR_SCHEMA,
+                {"type": "array", "items": {"anyOf": [{"type": "number"}, _EXPR_SCHEMA]}},
+            ]
+        }
+    ),
+]
 PositiveInt = IntField(1)
 NonNegativeInt = IntField(0)
 Size2 = PairField(1)
 Padding2 = PairField(0)
-#: Padding of a convolution: one integer, [height, width], or ``same``.
+#: Padding of a convolution: one integer, [height, width], ``same`` (PyTorch's: the output
+#: keeps the input's size, stride 1) or ``auto`` ((kernel - 1) // 2 * dilation per axis at
+#: any stride, torchvision's Conv2dNormActivation default).
 PaddingOrSame = Annotated[
-    tuple[int, int] | Literal["same"],
-    Expression("numbers", words=("same",)),
+    tuple[int, int] | Literal["same", "auto"],
+    Expression("numbers", words=("same", "auto")),
     BeforeValidator(_padding),
-    WithJsonSchema({"anyOf": [*_pair_schema(0)["anyOf"], {"const": "same", "type": "string"}]}),
+    WithJsonSchema(
+        {"anyOf": [*_pair_schema(0)["anyOf"], {"enum": ["same", "auto"], "type": "string"}]}
+    ),
 ]
 StrictBool = Annotated[
     bool,
@@ -355,36 +416,255 @@ LAYER_REF = "#/$defs/layer"
 LayerList = Annotated[list[Any], WithJsonSchema({"type": "array", "items": {"$ref": LAYER_REF}})]
 
 
+#: Attributes of every container netspec builds (``nn.Sequential``'s, which include every
+#: ``nn.Module``'s, instance attributes such as ``training`` too): ``add_module`` refuses
+#: them as child names. A constant, so that the front end never imports torch;
+#: ``tests/test_names.py`` checks it against ``dir(torch.nn.Sequential())``.
+MODULE_ATTRIBUTES = frozenset(
+    [
+        "T_destination",
+        "_apply",
+        "_backward_hooks",
+        "_backward_pre_hooks",
+        "_buffers",
+        "_call_impl",
+        "_compiled_call_impl",
+        "_forward_hooks",
+        "_forward_hooks_always_called",
+        "_forward_hooks_with_kwargs",
+        "_forward_pre_hooks",
+        "_forward_pre_hooks_with_kwargs",
+        "_get_backward_hooks",
+        "_get_backward_pre_hooks",
+        "_get_item_by_idx",
+        "_get_name",
+        "_is_full_backward_hook",
+        "_load_from_state_dict",
+        "_load_state_dict_post_hooks",
+        "_load_state_dict_pre_hooks",
+        "_maybe_warn_non_full_backward_hook",
+        "_modules",
+        "_named_members",
+        "_non_persistent_buffers_set",
+        "_parameters",
+        "_register_load_state_dict_pre_hook",
+        "_register_state_dict_hook",
+        "_replicate_for_data_parallel",
+        "_save_to_state_dict",
+        "_slow_forward",
+        "_state_dict_hooks",
+        "_state_dict_pre_hooks",
+        "_version",
+        "_wrapped_call_impl",
+        "add_module",
+        "append",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "compile",
+        "cpu",
+        "cuda",
+        "double",
+        "dump_patches",
+        "eval",
+        "extend",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "half",
+        "insert",
+        "ipu",
+        "load_state_dict",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "pop",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "requires_grad_",
+        "set_extra_state",
+        "set_submodule",
+        "share_memory",
+        "state_dict",
+        "to",
+        "to_empty",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+    ]
+)
+#: Names starting with this are the attributes of netspec's own container (``Dataflow``).
+RESERVED_PREFIX = "_netspec"
+#: Longest module name accepted.
+MAX_NAME = 128
+#: What ``from`` calls the input of a layer list; no layer may take it as its name.
+LIST_INPUT = "input"
+_SPACE = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def name_problem(name: str) -> tuple[str, str | None] | None:
+    """What is wrong with ``name`` as a module name (message, hint), or None if it is fine.
+
+    A module name is anything PyTorch's ``add_module`` accepts (non-empty, no '.', not an
+    attribute the container already has) that netspec can also refer to and print: no
+    whitespace or control characters, not ``input``, not netspec's own prefix.
+    """
+    if not name:
+        return "'name' must not be empty", None
+    if "." in name:
+        group = name.split(".", 1)[0] or "outer"
+        return (
+            f"'name' must not contain '.', got '{name}'",
+            f"PyTorch joins nested module names with '.'; put the layer in a group named '{group}'",
+        )
+    if _SPACE.search(name):
+        return (
+            f"'name' must not contain spaces or control characters, got {name!r}",
+            "use '_' or '-' between words, e.g. 'block1_0'",
+        )
+    if len(name) > MAX_NAME:
+        return f"'name' must be at most {MAX_NAME} characters, got {len(name)}", None
+    if name == LIST_INPUT:
+        return (
+            "'input' cannot be a name: it means the list's input in 'from'",
+            "choose another name, e.g. 'input_conv'",
+        )
+    if name in MODULE_ATTRIBUTES or (name.startswith("__") and name.endswith("__")):
+        return (
+            f"'{name}' cannot be a name: every torch module has an attribute '{name}'",
+            f"choose another name, e.g. '{name.strip('_')}_1'",
+        )
+    if name.startswith(RESERVED_PREFIX):
+        return (
+            f"'{name}' cannot be a name: names starting with '{RESERVED_PREFIX}' are netspec's own",
+            None,
+        )
+    return None
+
+
 def _module_name(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not _IDENTIFIER.match(value):
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
         raise PydanticCustomError(
             "netspec_name",
-            "must be a Python identifier such as 'conv' or 'vgg_block_1', got {got}",
+            "must be a name such as 'conv' or 'block1-0', got {got}",
             {"got": describe(value)},
         )
+    problem = name_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("netspec_name", problem[0].removeprefix("'name' "))
     return value
 
 
+#: A module name: see :func:`name_problem`. The compiler expands templates
+#: (``"denselayer{i + 1}"``) and checks the rule itself, with hints, before validation.
 ModuleName = Annotated[
     str | None,
     BeforeValidator(_module_name),
     WithJsonSchema(
-        {"anyOf": [{"type": "string", "pattern": _IDENTIFIER.pattern}, {"type": "null"}]}
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^[^.\s]{1,128}$"},
+                {
+                    "type": "string",
+                    "pattern": r"\{",
+                    "description": "a template: {expression} is replaced by its value, "
+                    "e.g. 'denselayer{i + 1}' in a repeat",
+                },
+                {"type": "integer", "minimum": 0},
+                {"type": "null"},
+            ]
+        }
     ),
 ]
 
 
-class LayerArgs(BaseModel):
-    """Fields shared by every block: an optional module name, and nothing unknown."""
+#: Keys every layer takes besides its kind's fields, which the compiler reads itself
+#: (they decide whether and where the layer runs, before its fields are validated).
+WIRING_KEYS = ("from", "if")
+#: The JSON Schema of ``from``: one name or position, or several (the merges).
+READS_SCHEMA = {
+    "description": "the layer's input(s): 'input' (the list's input) or the name of an "
+    "earlier layer of the same list; several for add/concat/mul. Default: the previous layer",
+    "examples": ["input", ["conv3", "downsample"]],
+    "anyOf": [
+        {"type": "string", "minLength": 1},
+        {"type": "integer", "minimum": 0},
+        {
+            "type": "array",
+            "minItems": 1,
+            "items": {"anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}]},
+        },
+    ],
+}
+#: ``output:`` of a list's owner (a spec, a group, a block definition): the name of the
+#: layer whose value the list gives (default: its last present layer). The compiler reads
+#: it located, like the layers.
+OutputName = Annotated[
+    Any,
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 0}],
+            "description": "the layer whose value is the list's output (default: the last)",
+        }
+    ),
+]
+#: The JSON Schema of ``if``.
+CONDITION_SCHEMA = {
+    "description": "false: the layer is absent (no module); a layer that reads it reads its "
+    "input instead. true/false or a boolean expression over params",
+    "examples": [True, "stride != 1"],
+    "anyOf": [{"type": "boolean"}, _EXPR_SCHEMA],
+}
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+class LayerArgs(BaseModel):
+    """Fields shared by every block: an optional module name, and nothing unknown.
+
+    Every layer also takes ``from`` and ``if`` (:data:`WIRING_KEYS`); the compiler reads
+    those before validating the rest, so they are not fields of the model.
+    """
+
+    # defer_build: a kind's validator is made when a spec first uses the kind, so that
+    # `netspec check` does not pay for the forty-odd kinds a network does not use.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, defer_build=True)
 
     name: ModuleName = Field(
         None,
-        description="attribute name of this module in its parent (default: its position)",
+        description="attribute name of this module in its parent (default: its position); "
+        "other layers of the list read it by this name",
         examples=["features"],
+    )
+    functional: StrictBool | None = Field(
+        None,
+        description="true: no module; the layer runs as a function in the enclosing "
+        "module's forward (layers without weights only)",
+        examples=[True],
     )
 
 
@@ -424,6 +704,11 @@ class SpecHeader(BaseModel):
     layers: LayerList = Field(
         description="the network, first layer first",
         examples=[["flatten", {"linear": {"out": 10}}]],
+    )
+    output: OutputName = Field(
+        None,
+        description="the layer whose value is the network's output (default: the last)",
+        examples=["fc"],
     )
 
 

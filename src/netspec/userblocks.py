@@ -39,13 +39,13 @@ from . import blocks
 from .errors import NetspecError, SchemaError, Span
 from .expressions import Scope, Value
 from .params import PARAM_SCHEMA, Param, has_expression, read_param
-from .schema import LayerArgs, LayerList, Library, is_identifier
+from .schema import LayerArgs, LayerList, Library, OutputName, is_identifier
 from .shapes import Shape
 from .source import Document, Located, read_path
 from .validation import validate
 
 #: Names a block binds itself: its module name and the shape of its input.
-RESERVED = ("name", "in_channels", "in_height", "in_width")
+RESERVED = ("name", "in_channels", "in_height", "in_width", "from", "if", "functional")
 #: Most files one compilation may import (a guard against runaway include trees).
 MAX_IMPORTS = 64
 
@@ -69,12 +69,20 @@ class BlockDef(BaseModel):
         description="the block's layers; one layer is the block itself, several run in order",
         examples=[["relu"]],
     )
+    output: OutputName = Field(
+        None,
+        description="the layer whose value is the block's output (default: the last)",
+        examples=["relu"],
+    )
 
 
 class UserArgs(LayerArgs):
     """Base of the argument model made for each user block (params only by their names)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+    # Built at once (not deferred like the kinds'): a block is defined because it is used.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=False, defer_build=False
+    )
 
 
 @dataclass
@@ -88,6 +96,8 @@ class UserBlock:
     args: type[LayerArgs]
     #: The definition's name under ``blocks:``, where notes point.
     span: Span
+    #: ``output:`` of the definition (located), when the body's output is not its last layer.
+    output: Located | None = None
 
     @property
     def example(self) -> str:
@@ -258,7 +268,7 @@ class _Loader:
             f"UserBlock_{name}", __base__=UserArgs, __doc__=definition.description, **fields
         )
         self.found.blocks[name] = UserBlock(
-            name, params, definition.layers, definition.description, args, span
+            name, params, definition.layers, definition.description, args, span, definition.output
         )
 
 
@@ -275,8 +285,8 @@ def _param(block: str, name: str, node: Located, known: list[str]) -> Param:
         raise SchemaError(
             f"{owner}: '{name}' is reserved and cannot be a param",
             node.key_span(),
-            "'name' names the module; in_channels, in_height and in_width are the block's "
-            "input sizes, always in scope",
+            "'name' names the module; 'from', 'if' and 'functional' wire it; in_channels, "
+            "in_height and in_width are the block's input sizes, always in scope",
             code="NS212",
         )
     param = read_param(f"{owner}: param '{name}'", name, node, known)

@@ -162,7 +162,7 @@ def _refuse_cut_values(node: Located, owner: str) -> None:
                     f"unclosed '{opener}'",
                     value.spanning(len(value.value)),
                     _cut_hint(value, key if value is child else None),
-                    code="NS216",
+                    code="NS227",
                 )
 
 

@@ -65,7 +65,7 @@ def read_variants(section: Mapping[str, Located], params: Sequence[str], spec: s
                 node.key_span(),
                 "a variant name becomes a file name: letters, digits, '_', '-' and '.', "
                 "not starting with '-' or '.'",
-                code="NS218",
+                code="NS229",
             )
         if node.value is None:
             found[name] = {}
@@ -75,7 +75,7 @@ def read_variants(section: Mapping[str, Located], params: Sequence[str], spec: s
                 f"variants: '{name}' must be a mapping of params to values, such as "
                 "{depths: [2, 2, 2, 2]}",
                 node.span,
-                code="NS218",
+                code="NS229",
             )
         for key, value in node.value.items():
             if key not in params:
@@ -88,7 +88,7 @@ def read_variants(section: Mapping[str, Located], params: Sequence[str], spec: s
                     f"variants: '{name}' sets '{key}', which is not a param",
                     value.key_span(),
                     hint,
-                    code="NS218",
+                    code="NS229",
                 )
         found[name] = dict(node.value)
     return Variants(found, spec)

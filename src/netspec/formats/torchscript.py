@@ -8,6 +8,7 @@ tuner may choose (which cannot be serialised) is redone each time the artifact i
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,17 +31,39 @@ if TYPE_CHECKING:
 
 
 def script(module: nn.Module, *, frozen: bool) -> torch.jit.ScriptModule:
-    """``module`` (eval mode) as TorchScript; ``frozen`` folds the weights into the graph."""
+    """``module`` (eval mode) as TorchScript; ``frozen`` folds the weights into the graph.
+
+    Layer lists with wiring (:class:`~netspec.modules.Dataflow`) are traced first — for
+    their compiled input shapes, in eval mode — and the rest is scripted as usual, so the
+    archive keeps every state_dict key. ``module`` itself is left as it was.
+    """
     import torch
 
     with quiet_jit():
         try:
-            scripted = torch.jit.script(module.eval())
+            scripted = torch.jit.script(traced_dataflows(module.eval()))
             return torch.jit.freeze(scripted) if frozen else scripted
         except Exception as exc:  # torch raises many types; any means "cannot script"
             raise ExportError(
                 f"TorchScript cannot compile this model: {exc}".splitlines()[0]
             ) from None
+
+
+def traced_dataflows(module: nn.Module) -> nn.Module:
+    """``module`` with each Dataflow replaced by its trace; a shallow copy where anything
+    changed (the parameters are shared, ``module`` is untouched)."""
+    from ..modules import Dataflow
+
+    if isinstance(module, Dataflow):
+        return module.traced()
+    if not any(isinstance(m, Dataflow) for m in module.modules()):
+        return module
+    clone = copy.copy(module)
+    clone.__dict__["_modules"] = {
+        name: traced_dataflows(child) if child is not None else None
+        for name, child in module._modules.items()
+    }
+    return clone
 
 
 def mkldnn_convert(frozen: torch.jit.ScriptModule) -> torch.jit.ScriptModule:
