@@ -61,6 +61,8 @@ class CompiledSpec:
     document: Document
     description: str | None = None
     classes: list[str] | None = None
+    #: The files the spec imports (resolved paths), directly or through other imports.
+    imported: tuple[str, ...] = ()
 
     @property
     def source_text(self) -> str:
@@ -71,6 +73,14 @@ class CompiledSpec:
     def path(self) -> str | None:
         """The spec file's path, or None for specs given as text or a dict."""
         return str(self.document.path) if self.document.path else None
+
+    @property
+    def files(self) -> list[str]:
+        """Every file this spec was read from: the spec file (if any) and its imports.
+
+        Commands never write over these (:func:`netspec.atomic.check_target`).
+        """
+        return ([self.path] if self.path else []) + list(self.imported)
 
     @property
     def output_shape(self) -> Shape:
@@ -125,7 +135,8 @@ def compile_document(doc: Document, overrides: dict[str, Number] | None = None) 
             root.at(("layers",)).span,
             hint="add at least one layer, e.g. '- linear: {out: 10}'",
         )
-    compiler = _Compiler(params, load_user_blocks(doc, header.imports, header.blocks))
+    user_blocks = load_user_blocks(doc, header.imports, header.blocks)
+    compiler = _Compiler(params, user_blocks)
     producer = f"from the input at line {input_node.span.line}"
     children = compiler.sequence(header.layers, input_shape, "", producer)
     totals = Inferred.of(children)
@@ -152,6 +163,7 @@ def compile_document(doc: Document, overrides: dict[str, Number] | None = None) 
         document=doc,
         description=header.description,
         classes=header.classes,
+        imported=tuple(str(path) for path in user_blocks.files),
     )
 
 
@@ -174,6 +186,7 @@ def _resolve_params(declared: dict[str, Located], overrides: dict[str, Number]) 
             )
             raise UsageError(f"unknown param '{name}' in --set", hint=hint)
     resolved = Scope()
+    lines = {name: node.key_span().line for name, node in declared.items()}
     for name, node in declared.items():
         if not is_identifier(name):
             raise SchemaError(
@@ -189,19 +202,34 @@ def _resolve_params(declared: dict[str, Located], overrides: dict[str, Number]) 
                 f"params: '{name}' must be a number or an expression, got {describe(value)}",
                 node.span,
             )
-        resolved = resolved.extended({name: _evaluate(node, resolved, f"params: '{name}'")})
+        unavailable = {
+            other: f"'{other}' is defined later, at line {line}; a param can use only the "
+            "params above it"
+            for other, line in lines.items()
+            if other not in resolved.as_dict()
+        }
+        unavailable[name] = f"'{name}' cannot be defined in terms of itself"
+        value = _evaluate(node, resolved, f"params: '{name}'", unavailable)
+        resolved = resolved.extended({name: value})
     return resolved
 
 
-def _evaluate(node: Located, scope: Scope, owner: str) -> Any:
-    """The value of a number or expression written at ``node``."""
+def _evaluate(
+    node: Located, scope: Scope, owner: str, unavailable: dict[str, str] | None = None
+) -> Any:
+    """The value of a number or expression written at ``node``.
+
+    ``unavailable`` are names that exist but cannot be used here, each with the hint that
+    says why (a param defined later): better than being told the name does not exist.
+    """
     if not isinstance(node.value, str):
         return node.value
     try:
         return scope.evaluate(node.value)
     except ExpressionProblem as problem:
         span = expression_span(node.span, problem.offset, problem.length)
-        raise ExpressionError(f"{owner}: {problem.message}", span, problem.hint) from None
+        hint = (unavailable or {}).get(problem.undefined or "", problem.hint)
+        raise ExpressionError(f"{owner}: {problem.message}", span, hint) from None
 
 
 def _input_shape(items: list[Located], node: Located, params: Scope) -> Shape:

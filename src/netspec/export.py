@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .artifacts import load_artifact
-from .atomic import atomic_write
+from .atomic import atomic_write, check_target
 from .compiler import CompiledSpec
 from .errors import ExportError
 from .formats import FORMATS
@@ -162,7 +162,8 @@ def export_model(
         raise ExportError(f"batch must be at least 1, got {batch}")
     target = resolve_device(device)
     names = _validate_classes(spec, classes)
-    out = Path(out)
+    inputs = [(name, "a spec file") for name in spec.files]
+    out = check_target(out, inputs)
     reference = model.eval().to(target)
     check = Verification(
         chosen,
@@ -182,7 +183,9 @@ def export_model(
         meta["compiled"] = {"compiler": chosen.compiler, "device": str(target), "freezing": True}
     files = {SPEC_FILE: spec.source_text, META_FILE: json.dumps(meta, indent=2, sort_keys=True)}
     options = WriteOptions(frozen=optimize, compile=compile)
-    atomic_write(out, lambda tmp: chosen.write(module, check.inputs[0], tmp, files, options), check)
+    atomic_write(
+        out, lambda tmp: chosen.write(module, check.inputs[0], tmp, files, options), check, inputs
+    )
     return ExportReport(
         out,
         chosen.name,

@@ -54,6 +54,8 @@ class ExpressionProblem(Exception):
     offset: int = 0
     length: int = 1
     hint: str | None = None
+    #: The name that is not in scope, when that is the problem.
+    undefined: str | None = None
 
 
 class Scope:
@@ -146,7 +148,9 @@ class _Evaluator:
                 hint = did_you_mean(node.id, known) or (
                     f"defined params: {', '.join(known)}" if known else "the spec defines no params"
                 )
-                raise self.problem(node, f"undefined param '{node.id}'", hint)
+                problem = self.problem(node, f"undefined param '{node.id}'", hint)
+                problem.undefined = node.id
+                raise problem
             return self.params[node.id]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             value = self.number(node.operand)

@@ -340,6 +340,7 @@ _PYDANTIC_PLAIN = {
     "int_parsing": "an integer",
     "float_type": "a number",
     "float_parsing": "a number",
+    "finite_number": "a finite number",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
 }

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
+from ..errors import printable
+from ..limits import parameters_too_large
 from ..shapes import format_shape
 from ._common import add_spec_arguments, load_spec
 
@@ -24,6 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     spec = load_spec(args)
+    too_large = parameters_too_large(spec.total_params)
+    if too_large is not None:
+        print(
+            printable(f"{args.spec}: warning: {too_large}; netspec build will refuse it"),
+            file=sys.stderr,
+        )
     if not args.quiet:
         print(
             f"{args.spec}: ok: {spec.name}, input {format_shape(spec.input_shape)} -> output "
