@@ -344,3 +344,14 @@ _PYDANTIC_PLAIN = {
     "bool_type": "true or false",
     "bool_parsing": "true or false",
 }
+
+
+def first_problem(exc: ValidationError) -> str:
+    """pydantic's first error about a file netspec reads (a checkpoint, run.json, artifact
+    metadata), in netspec's words: ``'rng' is missing``, ``'epoch': input should be ...``."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "the file"
+    if error["type"] == "missing":
+        return f"'{where}' is missing"
+    message = str(error["ctx"]["error"]) if error["type"] == "value_error" else str(error["msg"])
+    return f"'{where}': {message[:1].lower()}{message[1:]}"
