@@ -26,9 +26,6 @@ from .version import __version__
 
 #: Exit status of an error netspec did not expect: a bug, to be reported with --debug.
 INTERNAL_ERROR_STATUS = 3
-#: Loggers whose warnings are not netspec's output (torch logs a traceback when it fails to
-#: read a file netspec then reports in one line); ``--debug`` leaves them as they are.
-NOISY_LOGGERS = ("torch", "PIL")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +52,8 @@ def _add_debug(parser: argparse.ArgumentParser, default: object) -> None:
         "--debug",
         action="store_true",
         default=default,
-        help="on an error, also print the Python traceback (and torch's own log messages)",
+        help="on an error, also print the Python traceback; show the warnings torch and PIL "
+        "log (without it they are silenced: netspec reports what went wrong itself)",
     )
 
 
@@ -64,11 +62,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = bool(getattr(args, "debug", False))
+    silenced = logging.root.manager.disable
     if not debug:
-        for name in NOISY_LOGGERS:
-            logging.getLogger(name).setLevel(logging.ERROR)
-    with signals_interrupt():
-        return _run(args, debug)
+        # Warnings and below, from every logger: torch configures its loggers' levels when it
+        # is imported (after this), so only the global switch reliably holds.
+        logging.disable(logging.WARNING)
+    try:
+        with signals_interrupt():
+            return _run(args, debug)
+    finally:
+        logging.disable(silenced)
 
 
 def _run(args: argparse.Namespace, debug: bool) -> int:

@@ -194,12 +194,14 @@ def read_bytes(raw: bytes, *, name: str = "<spec>", json_format: bool = False) -
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        bad = exc.start + (3 if raw.startswith(b"\xef\xbb\xbf") else 0)
         raise SourceError(
             f"spec file is not UTF-8 text (invalid byte at offset {exc.start})",
-            _byte_span(raw, bad, name),
+            _byte_span(raw.removeprefix(_BOM), exc.start, name),
         ) from None
     return read_text(text, name=name, json_format=json_format)
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _byte_span(raw: bytes, offset: int, name: str) -> Span:
@@ -328,6 +330,7 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
     # arbitrary Python objects: unknown tags come back as tagged data, which we refuse below.
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     yaml = YAML(typ="rt")
     try:
@@ -357,8 +360,15 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
             f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)",
             _too_deep_at(text, source),
         ) from None
+    except ReaderError as exc:  # a character YAML does not allow, at a text offset
+        line = source.text.count("\n", 0, exc.position) + 1
+        col = exc.position - (source.text.rfind("\n", 0, exc.position) + 1) + 1
+        code = f"#x{exc.character:04x}" if isinstance(exc.character, int) else exc.character
+        raise SourceError(
+            f"invalid {fmt}: unacceptable character {code}: {exc.reason}", Span(source, line, col)
+        ) from None
     except YAMLError as exc:
-        raise SourceError(f"invalid {fmt}: {exc}", Span(source, 1, 1)) from None
+        raise SourceError(f"invalid {fmt}: {exc}".splitlines()[0], Span(source, 1, 1)) from None
 
 
 def _block_starts(content: str, col: int) -> Iterator[int]:

@@ -328,8 +328,9 @@ class _Loader:
             raise SchemaError(
                 f"imports: '{relative}' is outside the spec's folder",
                 span,
-                f"imports must stay inside {self.folder}, the folder of the spec being "
-                "compiled; copy the file there",
+                "imports must stay inside the folder of the spec being compiled (links "
+                "followed), so that a spec cannot make netspec read other files; copy the "
+                "file there",
             )
         return target
 

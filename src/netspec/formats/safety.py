@@ -92,6 +92,7 @@ _PROGRAM_MEMBERS = re.compile(
     rf"|data/weights/{MODEL}_weights_config\.json|data/weights/weight_[0-9]+"
     rf"|data/constants/{MODEL}_constants_config\.json|data/constants/tensor_[0-9]+)$"
 )
+_PICKLED_CONSTANT = re.compile(r"^data/constants/(custom_obj|opaque_obj)_")
 _NATIVE = re.compile(r"\.(so|dll|dylib|pyd)(\.[0-9]+)*$", re.I)
 #: Calls in TorchScript code that touch files or the terminal.
 _TORCHSCRIPT_UNSAFE = re.compile(
@@ -155,7 +156,7 @@ def _check_member(name: str, path: Path) -> None:
         raise refuse(path, "it is an AOTInductor package: opening it loads native code from it")
     if _NATIVE.search(name):
         raise refuse(path, f"it holds a native library ('{name}')")
-    if name.endswith((".pt", ".pkl")):
+    if name.endswith((".pt", ".pkl")) or _PICKLED_CONSTANT.match(name):
         raise refuse(path, f"it holds pickled data ('{name}'): unpickling can run any code")
     raise refuse(path, f"it holds '{name}', which a torch.export program does not")
 
