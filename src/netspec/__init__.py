@@ -25,6 +25,7 @@ from .errors import (
     ShapeError,
     SourceError,
     UsageError,
+    WriteError,
 )
 from .spec import Spec, compile_spec
 from .version import __version__
@@ -47,6 +48,7 @@ __all__ = [
     "SourceError",
     "Spec",
     "UsageError",
+    "WriteError",
     "__version__",
     "compile_spec",
     "load",

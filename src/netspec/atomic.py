@@ -26,10 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import stat
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -125,6 +123,8 @@ def signals_interrupt() -> Iterator[None]:
 
 def _temporary_beside(path: Path) -> Path:
     """An empty temporary file next to ``path``, ending in its suffix (some loaders insist)."""
+    import tempfile  # here: `netspec check` imports this module and writes nothing
+
     check_target(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,6 +213,8 @@ def atomic_link_or_copy(source: str | os.PathLike[str], target: str | os.PathLik
     ``source`` is later replaced (the replacement is a new inode). Where links are not
     possible the file is copied.
     """
+    import shutil
+
     source, target = Path(source), check_target(target)
     temp_name = target.with_name(f".{target.name}.link.tmp")
     with contextlib.suppress(FileNotFoundError):

@@ -69,24 +69,16 @@ def open_regular(
     except ValueError:  # a NUL byte in the name (possible through the Python API)
         raise error(f"cannot read {noun} {shown!r}: the name holds a NUL byte") from None
     try:
-        mode, size = _regular(descriptor)
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise error(f"{_path_noun(noun)} is {kind_of(status.st_mode)}, not a file: {shown}")
+        os.set_blocking(descriptor, True)
+        stream = os.fdopen(descriptor, "rb")
     except BaseException:
         os.close(descriptor)
         raise
-    if mode is not None:
-        raise error(f"{_path_noun(noun)} is {kind_of(mode)}, not a file: {shown}")
-    with os.fdopen(descriptor, "rb") as stream:
-        yield stream, size
-
-
-def _regular(descriptor: int) -> tuple[int | None, int]:
-    """(None, size) for a regular file, (its mode, 0) for anything else."""
-    status = os.fstat(descriptor)
-    if not stat.S_ISREG(status.st_mode):
-        os.close(descriptor)
-        return status.st_mode, 0
-    os.set_blocking(descriptor, True)
-    return None, status.st_size
+    with stream:
+        yield stream, status.st_size
 
 
 def _path_noun(noun: str) -> str:
