@@ -48,30 +48,32 @@ def reason(exc: OSError) -> str:
 
 @contextlib.contextmanager
 def open_regular(
-    path: str | os.PathLike[str], noun: str, error: type[NetspecError]
+    path: str | os.PathLike[str], noun: str, error: type[NetspecError], code: str | None = None
 ) -> Iterator[tuple[BinaryIO, int]]:
     """Open ``path`` for reading if it is a regular file; yield the stream and its size.
 
     ``noun`` names the file in messages (``spec file``, ``weights file``, ``artifact``);
     every refusal is an ``error``: ``spec file not found: x.yaml``, ``spec path is a FIFO,
-    not a file: x.yaml``, ``cannot read spec file x.yaml: permission denied``.
+    not a file: x.yaml``, ``cannot read spec file x.yaml: permission denied``; ``code`` is
+    their diagnostic code (default: the error class's).
     """
     shown = os.fspath(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         descriptor = os.open(shown, flags)
     except FileNotFoundError:
-        raise error(f"{noun} not found: {shown}") from None
+        raise error(f"{noun} not found: {shown}", code=code) from None
     except IsADirectoryError:
-        raise error(f"{_path_noun(noun)} is a directory, not a file: {shown}") from None
+        raise error(f"{_path_noun(noun)} is a directory, not a file: {shown}", code=code) from None
     except OSError as exc:
-        raise error(f"cannot read {noun} {shown}: {reason(exc)}") from None
+        raise error(f"cannot read {noun} {shown}: {reason(exc)}", code=code) from None
     except ValueError:  # a NUL byte in the name (possible through the Python API)
-        raise error(f"cannot read {noun} {shown!r}: the name holds a NUL byte") from None
+        raise error(f"cannot read {noun} {shown!r}: the name holds a NUL byte", code=code) from None
     try:
         status = os.fstat(descriptor)
         if not stat.S_ISREG(status.st_mode):
-            raise error(f"{_path_noun(noun)} is {kind_of(status.st_mode)}, not a file: {shown}")
+            what = f"{_path_noun(noun)} is {kind_of(status.st_mode)}"
+            raise error(f"{what}, not a file: {shown}", code=code)
         os.set_blocking(descriptor, True)
         stream = os.fdopen(descriptor, "rb")
     except BaseException:
@@ -92,6 +94,7 @@ def read_bounded(
     error: type[NetspecError],
     limit: int,
     too_large: Callable[[int], NetspecError] | None = None,
+    code: str | None = None,
 ) -> bytes:
     """The bytes of the regular file ``path``, refused when it holds more than ``limit``.
 
@@ -99,14 +102,16 @@ def read_bounded(
     too large ({size} bytes; the limit is {limit}): {path}``). The size is checked before
     reading and again while reading, so a file that grows meanwhile is still bounded.
     """
-    with open_regular(path, noun, error) as (stream, size):
+    with open_regular(path, noun, error, code) as (stream, size):
         data = stream.read(limit + 1) if size <= limit else b""
     if size <= limit and len(data) <= limit:
         return data
     size = max(size, len(data))
     if too_large is not None:
         raise too_large(size)
-    raise error(f"{noun} is too large ({size} bytes; the limit is {limit}): {os.fspath(path)}")
+    raise error(
+        f"{noun} is too large ({size} bytes; the limit is {limit}): {os.fspath(path)}", code=code
+    )
 
 
 def resolved(path: Path) -> Path | None:

@@ -57,6 +57,8 @@ MAX_RUN_FILE_BYTES = 1 << 20
 class RunDirError(TrainUsageError):
     """A run directory is missing, incomplete, or would be overwritten."""
 
+    default_code = "NS920"
+
 
 def new_run_dir(spec_name: str, out: str | os.PathLike[str] | None, *, force: bool = False) -> Path:
     """``--out`` as given, else ``runs/<spec name>-<timestamp>`` (made unique).
