@@ -215,7 +215,7 @@ def run_case(
     assert not RAW_CONTROL.search(out + err), "control characters reached the terminal"
     assert case.message in err, err
     assert status == case.status, err
-    if status:
+    if status and not case.stdout:
         assert out == ""
     else:
         assert case.stdout in out
@@ -351,6 +351,12 @@ SPEC_CASES = [
     Case("ESC in a layer kind", ["check", "esc.yaml"], 1,
          "esc.yaml:4:5: error: unknown layer kind 'lin\\x1b]0;pwned\\x07ear'",
          write("esc.yaml", SPEC + 'layers:\n  - "lin\\e]0;pwned\\aear": {}\n')),
+    Case("ESC in a layer kind, as JSON", ["check", "esc.yaml", "--format", "json"], 1, "",
+         write("esc.yaml", SPEC + 'layers:\n  - "lin\\e]0;pwned\\aear": {}\n'),
+         stdout="\"message\": \"unknown layer kind 'lin\\\\x1b]0;pwned\\\\x07ear'\""),
+    Case("ESC in a layer kind, as SARIF", ["check", "esc.yaml", "--format", "sarif"], 1, "",
+         write("esc.yaml", SPEC + 'layers:\n  - "lin\\e]0;pwned\\aear": {}\n'),
+         stdout="unknown layer kind 'lin\\\\x1b]0;pwned\\\\x07ear'"),
     Case("raw ESC byte in a spec", ["check", "esc.yaml"], 1,
          "esc.yaml:4:13: error: invalid YAML: unacceptable character #x001b: special "
          "characters are not allowed\n    4 |   - relu  # \\x1b[2J\n      |             ^~~~",

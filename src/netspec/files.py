@@ -74,7 +74,8 @@ def open_regular(
         if not stat.S_ISREG(status.st_mode):
             what = f"{_path_noun(noun)} is {kind_of(status.st_mode)}"
             raise error(f"{what}, not a file: {shown}", code=code)
-        os.set_blocking(descriptor, True)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(descriptor, True)
         stream = os.fdopen(descriptor, "rb")
     except BaseException:
         os.close(descriptor)
