@@ -29,7 +29,6 @@ from .base import (
     WriteOptions,
     not_ours,
 )
-from .safety import check_onnx
 
 if TYPE_CHECKING:
     import torch
@@ -138,6 +137,8 @@ def _check_external_data(file: ArtifactFile) -> None:
         import onnx
     except ImportError:  # without onnx the model cannot be inspected; onnxruntime reads it
         return  # from bytes, where a relative external path finds nothing
+    from .safety import check_onnx  # lazily: `netspec check` imports the table
+
     check_onnx(onnx.load_model_from_string(file.data), file.path)
 
 

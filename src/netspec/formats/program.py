@@ -28,7 +28,6 @@ from .base import (
     module_runner,
     read_zip_metadata,
 )
-from .safety import check_program, refuse
 
 if TYPE_CHECKING:
     import torch
@@ -118,6 +117,8 @@ def open_artifact(
     and those same bytes are loaded by ``load_pt2``, the loader under ``torch.export.load``
     without its legacy fallback; a compiled package is refused (it is native code).
     """
+    from .safety import check_program, refuse  # lazily: `netspec check` imports the table
+
     if meta.get("compiled"):
         if not options.trust:
             raise refuse(

@@ -23,7 +23,6 @@ from .base import (
     module_runner,
     read_zip_metadata,
 )
-from .safety import check_torchscript
 
 if TYPE_CHECKING:
     import torch
@@ -83,6 +82,8 @@ def open_artifact(
     """The TorchScript program as a runner on ``device``; untrusted, its code is checked
     first (:func:`netspec.formats.safety.check_torchscript`) and the checked bytes loaded."""
     import torch
+
+    from .safety import check_torchscript  # lazily: `netspec check` imports the table
 
     if not options.trust:
         check_torchscript(file.data, file.path)
