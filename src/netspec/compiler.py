@@ -81,6 +81,8 @@ class CompiledSpec:
     variant: str | None = None
     #: How a weights file's keys are read (the spec's ``weights:``), if it says.
     weights: WeightsKeys | None = None
+    #: The files the spec imports (resolved paths), directly or through other imports.
+    imported: tuple[str, ...] = ()
 
     @property
     def source_text(self) -> str:
@@ -91,6 +93,14 @@ class CompiledSpec:
     def path(self) -> str | None:
         """The spec file's path, or None for specs given as text or a dict."""
         return str(self.document.path) if self.document.path else None
+
+    @property
+    def files(self) -> list[str]:
+        """Every file this spec was read from: the spec file (if any) and its imports.
+
+        Commands never write over these (:func:`netspec.atomic.check_target`).
+        """
+        return ([self.path] if self.path else []) + list(self.imported)
 
     @property
     def output_shape(self) -> Shape:
@@ -154,7 +164,8 @@ def compile_document(
             hint="add at least one layer, e.g. '- linear: {out: 10}'",
             code="NS208",
         )
-    compiler = _Compiler(params, load_user_blocks(doc, header.imports, header.blocks))
+    user_blocks = load_user_blocks(doc, header.imports, header.blocks)
+    compiler = _Compiler(params, user_blocks)
     producer = f"from the input at line {input_node.span.line}"
     source = Input(input_shape, default_layout(input_shape), LIST_INPUT, input_node.span, producer)
     place = _Place("", params, "spec", output=header.output)
@@ -189,6 +200,7 @@ def compile_document(
         family=header.name if variant else None,
         variant=variant,
         weights=weights if weights.rename or weights.ignore else None,
+        imported=tuple(str(path) for path in user_blocks.files),
     )
 
 

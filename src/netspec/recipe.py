@@ -41,7 +41,7 @@ class TrainRecipe(BaseModel):
     optimizer: OptimizerName = Field(
         "adam", description="Optimizer: 'sgd' (with optional momentum) or 'adam'."
     )
-    lr: float = Field(0.001, gt=0, description="Learning rate.")
+    lr: float = Field(0.001, gt=0, allow_inf_nan=False, description="Learning rate.")
     batch_size: int = Field(
         128,
         ge=1,
@@ -70,8 +70,10 @@ class TrainRecipe(BaseModel):
         ge=0,
         description="Seed for weight initialisation, shuffling and dropout; same seed, same run.",
     )
-    momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum (ignored by Adam).")
-    weight_decay: float = Field(0.0, ge=0, description="L2 weight decay.")
+    momentum: float = Field(
+        0.0, ge=0, lt=1, allow_inf_nan=False, description="SGD momentum (ignored by Adam)."
+    )
+    weight_decay: float = Field(0.0, ge=0, allow_inf_nan=False, description="L2 weight decay.")
     amp: AmpMode = Field(
         "none",
         description="Mixed precision: 'bf16' runs the forward pass under bfloat16 autocast.",

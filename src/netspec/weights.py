@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import difflib
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from .errors import BuildError
+from .files import open_regular
+from .limits import ENV, human_bytes, memory_limit
 from .schema import WeightsKeys
 
 
@@ -23,15 +24,23 @@ def read_weights_file(path: str | os.PathLike[str]) -> Any:
     """Whatever a weights or checkpoint file holds, loaded onto the CPU.
 
     ``weights_only=True``: a weights file is data and must never run code when loaded.
+    Only a regular file is read (:mod:`netspec.files`), and only one that fits the memory
+    limit (:mod:`netspec.limits`): loading materialises every tensor it holds.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise BuildError(f"weights file not found: {path}")
-    try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refuses code, a truncated zip, not a torch file...
-        reason = str(exc).strip() or type(exc).__name__
-        raise BuildError(f"cannot read weights from {path}: {reason}".splitlines()[0]) from None
+    with open_regular(path, "weights file", BuildError) as (stream, size):
+        if size == 0:
+            raise BuildError(f"cannot read weights from {path}: the file is empty (0 bytes)")
+        limit = memory_limit()
+        if size > limit:
+            raise BuildError(
+                f"cannot read weights from {path}: the file holds {human_bytes(size)}, more "
+                f"than the memory limit of {human_bytes(limit)} (set {ENV} to raise it)"
+            )
+        try:
+            return torch.load(stream, map_location="cpu", weights_only=True)
+        except Exception as exc:  # unpickling refuses code, a truncated zip, not a torch file...
+            reason = str(exc).strip() or type(exc).__name__
+            raise BuildError(f"cannot read weights from {path}: {reason}".splitlines()[0]) from None
 
 
 def read_state_dict(

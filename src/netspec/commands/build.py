@@ -27,10 +27,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="build the model and write a verified artifact (TorchScript, .pt2 or ONNX)",
         description="Build SPEC into a torch module and write it as a deployable artifact "
         "(default: NAME.ts.pt, NAME.pt2 or NAME.onnx in the current directory, NAME being "
-        "the spec's name). The artifact embeds the spec, the resolved params, the input "
-        "shape, the preprocessing, the class names and the versions; it is reloaded and "
-        "compared with the eager model before it is published, and nothing is left "
-        "behind if that fails.",
+        "the spec's name made a plain file name). The artifact embeds the spec, the "
+        "resolved params, the input shape, the preprocessing, the class names and the "
+        "versions; it is reloaded and compared with the eager model before it is "
+        "published, and nothing is left behind if that fails.",
         epilog="examples:\n  netspec build specs/alexnet.yaml\n"
         "  netspec build specs/vgg11.yaml --set ratio=8 -o small_vgg.ts.pt --seed 0\n"
         "  netspec build specs/lenet.yaml --weights runs/lenet/best.pt --format onnx\n"
@@ -92,11 +92,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..atomic import check_target, default_output
     from ..errors import UsageError
 
     spec = load_spec(args)
     if args.batch < 1:
         raise UsageError(f"--batch must be at least 1, got {args.batch}")
+    chosen = FORMATS[args.format]
+    out = Path(args.output) if args.output else default_output(spec.name, chosen.suffix)
+    inputs = [(name, "a spec file") for name in spec.files]
+    if args.weights:
+        inputs.append((args.weights, "the weights file"))
+    check_target(out, inputs)  # before minutes of building and verifying, not after
     from ..export import export_model
 
     model = spec.build(seed=args.seed)
@@ -104,8 +111,6 @@ def run(args: argparse.Namespace) -> int:
     extra: dict[str, object] = {"seed": args.seed}
     if args.weights:
         classes = _load_weights(model, args.weights, extra, classes, spec)
-    chosen = FORMATS[args.format]
-    out = Path(args.output) if args.output else Path(f"{spec.name}{chosen.suffix}")
     report = export_model(
         model,
         spec,

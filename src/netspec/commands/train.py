@@ -72,6 +72,12 @@ def register(subparsers: Any) -> None:
     )
     where.add_argument("--out", help="run directory to create (default: runs/<spec>-<time>)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    where.add_argument(
+        "--force",
+        action="store_true",
+        help="use --out even when it holds another run (started over) or files that are not "
+        "a run (the run's files are written among them)",
+    )
     where.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda[:N]")
     where.add_argument(
         "--channels-last",
@@ -128,6 +134,10 @@ def run(args: argparse.Namespace) -> int:
             raise TrainUsageError(
                 "--out and --resume exclude each other: a resumed run stays in RUN_DIR"
             )
+        if args.force:
+            raise TrainUsageError(
+                "--force and --resume exclude each other: a resumed run continues its own files"
+            )
         run_info = read_run_info(args.resume)
         compiled = compile_spec(
             args.spec or str(run_info.spec_path), run_info.params, run_info.info.get("variant")
@@ -154,6 +164,7 @@ def run(args: argparse.Namespace) -> int:
         compile=args.compile,
         progress=args.progress,
         download=args.download,
+        force=args.force,
     )
     result = run_training(compiled, recipe, options, echo=lambda line: print(line, flush=True))
     return 130 if result.interrupted else 0

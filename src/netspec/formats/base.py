@@ -12,6 +12,7 @@ Importing this package does not import torch (the CLI lists the formats in ``--h
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ArtifactError
+from ..files import read_bounded
 
 if TYPE_CHECKING:
     import torch
@@ -34,6 +36,8 @@ META_FILE = "netspec/meta.json"
 MAX_BATCH = 65536
 #: The name of the batch dimension in exported signatures.
 BATCH_DIM = "batch"
+#: Largest metadata plus spec text read from an artifact (a spec is at most 1 MiB).
+MAX_METADATA_BYTES = 8 << 20
 
 #: An opened artifact: an input batch in, outputs out (on the device it was opened for).
 Runner = Callable[["torch.Tensor"], "torch.Tensor"]
@@ -58,6 +62,9 @@ class OpenOptions:
     #: False during export: a missing runtime gives no runner (a structural check only)
     #: instead of an error.
     require_runtime: bool = True
+    #: ``predict --trust-artifact``: open the file even when opening it can run code from
+    #: it (:mod:`netspec.formats.safety` says where); False refuses such files.
+    trust: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,25 +77,41 @@ class Recognised:
 
 @dataclass
 class ArtifactFile:
-    """A file offered as an artifact, with what the formats look at to recognise it."""
+    """A file offered as an artifact, with what the formats look at to recognise it.
+
+    The file is read once, as bytes (:attr:`data`: a regular file within the memory limit,
+    see :mod:`netspec.files`), and recognised and opened from those bytes: what was
+    checked is what is loaded, even if the file changes meanwhile.
+    """
 
     path: Path
 
     @cached_property
+    def data(self) -> bytes:
+        """The file's bytes; refuses what is not a regular file, or larger than the limit."""
+        from ..limits import memory_limit
+
+        return read_bounded(self.path, "artifact", ArtifactError, memory_limit())
+
+    @cached_property
     def zip_names(self) -> list[str] | None:
         """The member names when the file is a zip archive (TorchScript, .pt2), else None."""
-        if not zipfile.is_zipfile(self.path):
+        if not zipfile.is_zipfile(io.BytesIO(self.data)):
             return None
         try:
-            with zipfile.ZipFile(self.path) as archive:
+            with zipfile.ZipFile(io.BytesIO(self.data)) as archive:
                 return archive.namelist()
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise unreadable(self.path, exc) from None
+
+    def stream(self) -> io.BytesIO:
+        """The bytes as a file object (loaders that take one)."""
+        return io.BytesIO(self.data)
 
 
 Writer = Callable[["nn.Module", "torch.Tensor", Path, dict[str, str], WriteOptions], None]
 Reader = Callable[[ArtifactFile], Recognised | None]
-Opener = Callable[[Path, "torch.device", dict[str, Any], OpenOptions], Runner | None]
+Opener = Callable[[ArtifactFile, "torch.device", dict[str, Any], OpenOptions], Runner | None]
 
 
 @dataclass(frozen=True)
@@ -114,8 +137,9 @@ class Format:
     #: this format; raises :class:`ArtifactError` for a file of this format that netspec
     #: did not write, and ImportError when the library that reads the format is missing.
     read: Reader
-    #: ``open(path, device, meta, options)``: a runner on ``device``; None only when the
-    #: runtime is missing and ``options.require_runtime`` is False.
+    #: ``open(file, device, meta, options)``: a runner on ``device``; None only when the
+    #: runtime is missing and ``options.require_runtime`` is False. Unless
+    #: ``options.trust``, it refuses a file whose opening would run code from it.
     open: Opener
     #: The ahead-of-time compiler ``--compile`` uses (None: the format cannot be compiled).
     compiler: str | None = None
@@ -146,14 +170,22 @@ def read_zip_metadata(file: ArtifactFile, noun: str) -> Recognised:
         raise not_ours(file.path, f"a {noun}")
     spec_name = meta_name[: -len(META_FILE)] + SPEC_FILE
     try:
-        with zipfile.ZipFile(file.path) as archive:
+        with zipfile.ZipFile(file.stream()) as archive:
+            if _inflated(archive, meta_name, spec_name) > MAX_METADATA_BYTES:
+                raise ArtifactError(f"{file.path}: its netspec metadata is too large")
             meta = json.loads(archive.read(meta_name).decode("utf-8"))
             spec_text = archive.read(spec_name).decode("utf-8") if spec_name in names else ""
-    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise unreadable(file.path, exc) from None
     if not isinstance(meta, dict):
         raise not_ours(file.path, f"a {noun}")
     return Recognised(meta, spec_text)
+
+
+def _inflated(archive: zipfile.ZipFile, *names: str) -> int:
+    """How many bytes these members hold once decompressed (as the archive says)."""
+    known = set(archive.namelist())
+    return sum(archive.getinfo(name).file_size for name in names if name in known)
 
 
 def module_runner(module: Callable[[torch.Tensor], torch.Tensor], device: torch.device) -> Runner:

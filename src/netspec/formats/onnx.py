@@ -99,7 +99,7 @@ def read(file: ArtifactFile) -> Recognised | None:
     """
     if file.zip_names is not None:
         return None
-    props = _metadata_props(file.path)
+    props = _metadata_props(file)
     if props is None:
         return None
     if META_FILE not in props:
@@ -111,13 +111,13 @@ def read(file: ArtifactFile) -> Recognised | None:
     return Recognised(meta, props.get(SPEC_FILE, ""))
 
 
-def _metadata_props(path: Path) -> dict[str, str] | None:
+def _metadata_props(file: ArtifactFile) -> dict[str, str] | None:
     """The model's metadata properties; None when the file is not an ONNX model."""
     try:
         import onnx
 
         try:
-            model = onnx.load_model(str(path), load_external_data=False)
+            model = onnx.load_model_from_string(file.data)
         except Exception:  # protobuf decode errors come in several types
             return None
         return {p.key: p.value for p in model.metadata_props}
@@ -125,16 +125,32 @@ def _metadata_props(path: Path) -> dict[str, str] | None:
         import onnxruntime  # the ImportError of this one says that ONNX cannot be read
 
         try:
-            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            session = onnxruntime.InferenceSession(file.data, providers=["CPUExecutionProvider"])
         except Exception:
             return None
         return dict(session.get_modelmeta().custom_metadata_map)
 
 
+def _check_external_data(file: ArtifactFile) -> None:
+    """Refuse a model whose tensors onnxruntime would read from other files."""
+    try:
+        import onnx
+    except ImportError:  # without onnx the model cannot be inspected; onnxruntime reads it
+        return  # from bytes, where a relative external path finds nothing
+    from .safety import check_onnx  # lazily: `netspec check` imports the table
+
+    check_onnx(onnx.load_model_from_string(file.data), file.path)
+
+
 def open_artifact(
-    path: Path, device: torch.device, meta: dict[str, Any], options: OpenOptions
+    file: ArtifactFile, device: torch.device, meta: dict[str, Any], options: OpenOptions
 ) -> Runner | None:
+    """An onnxruntime session over the checked bytes; untrusted, a model that names other
+    files (external data) is refused first."""
     import torch
+
+    if not options.trust:
+        _check_external_data(file)
 
     try:
         import onnxruntime
@@ -158,9 +174,11 @@ def open_artifact(
     # setting governs every format; onnxruntime's own default is every core.
     session_options.intra_op_num_threads = torch.get_num_threads()
     try:
-        session = onnxruntime.InferenceSession(str(path), session_options, providers=providers)
+        session = onnxruntime.InferenceSession(file.data, session_options, providers=providers)
     except Exception as exc:
-        raise ArtifactError(f"cannot load ONNX artifact {path}: {exc}".splitlines()[0]) from None
+        raise ArtifactError(
+            f"cannot load ONNX artifact {file.path}: {exc}".splitlines()[0]
+        ) from None
     input_name = session.get_inputs()[0].name
 
     def run(x: torch.Tensor) -> torch.Tensor:

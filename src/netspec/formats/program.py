@@ -109,17 +109,38 @@ def read(file: ArtifactFile) -> Recognised | None:
 
 
 def open_artifact(
-    path: Path, device: torch.device, meta: dict[str, Any], options: OpenOptions
+    file: ArtifactFile, device: torch.device, meta: dict[str, Any], options: OpenOptions
 ) -> Runner:
+    """The program (or, trusted, the compiled package) as a runner on ``device``.
+
+    Untrusted, the archive's bytes are checked (:func:`netspec.formats.safety.check_program`)
+    and those same bytes are loaded by ``load_pt2``, the loader under ``torch.export.load``
+    without its legacy fallback; a compiled package is refused (it is native code).
+    """
+    from .safety import check_program, refuse  # lazily: `netspec check` imports the table
+
     if meta.get("compiled"):
-        return _open_compiled(path, device, meta)
+        if not options.trust:
+            raise refuse(
+                file.path, "it is an AOTInductor-compiled package: opening it loads native code"
+            )
+        return _open_compiled(file.path, device, meta)
     import torch
 
     try:
-        with open(path, "rb") as stream:  # a stream: the name may not end in .pt2
-            program = torch.export.load(stream)
+        if options.trust:
+            program = torch.export.load(file.stream())
+        else:
+            check_program(file.data, file.path)
+            from torch.export.pt2_archive._package import load_pt2
+
+            program = load_pt2(file.stream()).exported_programs["model"]
+    except ArtifactError:
+        raise
     except Exception as exc:
-        raise ArtifactError(f"cannot load .pt2 artifact {path}: {exc}".splitlines()[0]) from None
+        raise ArtifactError(
+            f"cannot load .pt2 artifact {file.path}: {exc}".splitlines()[0]
+        ) from None
     if device.type != "cpu":
         from torch.export.passes import move_to_device_pass
 

@@ -100,16 +100,22 @@ def read(file: ArtifactFile) -> Recognised | None:
 
 
 def open_artifact(
-    path: Path, device: torch.device, meta: dict[str, Any], options: OpenOptions
+    file: ArtifactFile, device: torch.device, meta: dict[str, Any], options: OpenOptions
 ) -> Runner:
+    """The TorchScript program as a runner on ``device``; untrusted, its code is checked
+    first (:func:`netspec.formats.safety.check_torchscript`) and the checked bytes loaded."""
     import torch
 
+    from .safety import check_torchscript  # lazily: `netspec check` imports the table
+
+    if not options.trust:
+        check_torchscript(file.data, file.path)
     try:
         with quiet_jit():
-            module = torch.jit.load(str(path), map_location=device).eval()
+            module = torch.jit.load(file.stream(), map_location=device).eval()
     except Exception as exc:
         raise ArtifactError(
-            f"cannot load TorchScript artifact {path}: {exc}".splitlines()[0]
+            f"cannot load TorchScript artifact {file.path}: {exc}".splitlines()[0]
         ) from None
     plan = meta.get("optimization") or {}
     if plan.get("mkldnn_at_load") and device.type == "cpu" and torch.backends.mkldnn.is_available():

@@ -83,6 +83,8 @@ class RunOptions:
     compile: bool = False
     progress: bool | None = None
     download: bool = True
+    #: ``--force``: use ``out`` even when it holds another run or files that are not a run.
+    force: bool = False
     command: list[str] = field(default_factory=lambda: list(sys.argv))
 
 
@@ -167,6 +169,8 @@ def _run(
     user_callback: EpochCallback | None,
 ) -> RunResult:
     image_size = image_size_for(spec, recipe)
+    if options.resume is not None:
+        rundir.read_run_info(options.resume).require_spec(spec.source_text, spec.path)
     data = _load_data(options, dist)
 
     torch.manual_seed(recipe.seed)
@@ -441,7 +445,7 @@ def _restore(
     try:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
-    except (RuntimeError, ValueError, KeyError) as exc:
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise TrainingError(
             f"{run_dir / rundir.LAST_CHECKPOINT}: does not fit the network of "
@@ -485,7 +489,7 @@ def _prepare_run_dir(
             run_dir, (run_dir / rundir.SPEC_FILE).read_text(encoding="utf-8"), info
         )
         return run_dir
-    run_dir = rundir.new_run_dir(spec.name, options.out)
+    run_dir = rundir.new_run_dir(spec.name, options.out, force=options.force)
     info = {
         "spec": spec.name,
         "spec_path": str(spec.path) if spec.path else None,
