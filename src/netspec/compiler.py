@@ -12,7 +12,7 @@ itself are loaded by :mod:`netspec.userblocks` and expanded here. The back end
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,6 +29,8 @@ from .errors import (
 )
 from .expressions import ExpressionProblem, Number, Scope
 from .ir import Inferred, Node, assign_receptive_fields
+from .preprocess_section import preprocessing_of
+from .preprocessing import Preprocessing
 from .recipe import TrainRecipe
 from .schema import SpecHeader, describe, is_identifier
 from .shapes import Shape, format_shape, numel
@@ -61,6 +63,8 @@ class CompiledSpec:
     document: Document
     description: str | None = None
     classes: list[str] | None = None
+    #: How images become the input: the ``preprocess:`` section, or the seed's pipeline.
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
 
     @property
     def source_text(self) -> str:
@@ -117,6 +121,7 @@ def compile_document(doc: Document, overrides: dict[str, Number] | None = None) 
     params = _resolve_params(header.params, overrides or {})
     input_node = root.at(("input",))
     input_shape = _input_shape(header.input, input_node, params)
+    preprocessing = preprocessing_of(root, params, input_shape)
     recipe = validate(TrainRecipe, _section(root, "train"), "train")
     assert isinstance(recipe, TrainRecipe)
     if not header.layers:
@@ -152,6 +157,7 @@ def compile_document(doc: Document, overrides: dict[str, Number] | None = None) 
         document=doc,
         description=header.description,
         classes=header.classes,
+        preprocessing=preprocessing,
     )
 
 

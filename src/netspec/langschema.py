@@ -21,6 +21,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from . import blocks
+from .preprocess_section import PreprocessSection
 from .recipe import TrainRecipe
 from .schema import LAYER_REF, Library, SpecHeader
 from .userblocks import BlockDef, ParamSpec
@@ -56,7 +57,7 @@ def spec_json_schema() -> dict[str, Any]:
     """The whole language: a spec or an imported block library, and every layer kind."""
     kinds = blocks.all_blocks()
     models: list[Any] = [*(b.args for b in kinds.values())]
-    models += [SpecHeader, Library, BlockDef, ParamSpec, TrainRecipe]
+    models += [SpecHeader, Library, BlockDef, ParamSpec, TrainRecipe, PreprocessSection]
     refs, top = models_json_schema(
         [(m, "validation") for m in dict.fromkeys(models)],
         by_alias=True,
@@ -144,6 +145,14 @@ def _describe_header(defs: dict[str, Any]) -> None:
         "description": header["train"].get("description", "the training recipe"),
         "examples": [{"optimizer": "sgd", "lr": 0.05, "epochs": 10}],
     }
+    header["preprocess"] = {
+        "anyOf": [{"$ref": "#/$defs/PreprocessSection"}, {"type": "null"}],
+        "description": header["preprocess"].get("description", "the evaluation transform"),
+        "examples": [
+            {"resize": 256, "crop": 224, "mean": [0.485, 0.456, 0.406],
+             "std": [0.229, 0.224, 0.225]}
+        ],
+    }  # fmt: skip
     for name, example in (("name", "resnet18"), ("description", "d2l ResNet-18")):
         header[name]["examples"] = [example]
     header["classes"]["examples"] = [["T-shirt", "Trouser"]]

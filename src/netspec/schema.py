@@ -303,6 +303,9 @@ class SpecHeader(BaseModel):
     input: list[Any] = Field(description="shape of one sample: [C, H, W] or [F]")
     params: dict[str, Any] = Field(default_factory=dict, description="named numbers")
     train: dict[str, Any] | None = Field(None, description="the training recipe")
+    preprocess: dict[str, Any] | None = Field(
+        None, description="how an image becomes the input (resize, crop, mean/std)"
+    )
     classes: list[str] | None = Field(None, description="class names, in label order")
     imports: list[str] = Field(
         default_factory=list,
