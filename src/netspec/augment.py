@@ -21,7 +21,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .data import normalize, resize_and_crop, scale_pixels, to_float_images
+from .data import normalize, resize_and_crop, scale_pixels, to_float_images, to_unit_range
 from .preprocessing import Preprocessing
 from .recipe import Augment, RandomResizedCrop
 
@@ -58,12 +58,16 @@ class TrainTransform:
         """Float images of the input's size, scaled to 0..1, not yet normalised."""
         crop = self.augment.random_resized_crop
         if crop is not None:
-            return random_resized_crop(
-                scale_pixels(batch, self.preprocessing), self.size, crop, generator
-            )
+            return random_resized_crop(self._unit(batch), self.size, crop, generator)
         if self.preprocessing.crop is not None:
-            return scale_pixels(resize_and_crop(batch, self.preprocessing), self.preprocessing)
+            return to_unit_range(resize_and_crop(batch, self.preprocessing))
         return to_float_images(batch, self.preprocessing)  # the seed's: no normalisation
+
+    def _unit(self, batch: torch.Tensor) -> torch.Tensor:
+        """Pixels in 0..1, by the evaluation's arithmetic."""
+        if self.preprocessing.crop is not None:
+            return to_unit_range(batch)
+        return scale_pixels(batch, self.preprocessing)
 
 
 def _uniform(count: int, generator: torch.Generator) -> torch.Tensor:

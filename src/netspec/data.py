@@ -255,8 +255,7 @@ def to_float_images(
     if batch.ndim == 3:
         batch = batch.unsqueeze(1)
     if preprocessing.crop is not None:
-        return normalize(scale_pixels(resize_and_crop(batch, preprocessing), preprocessing),
-                         preprocessing)  # fmt: skip
+        return normalize(to_unit_range(resize_and_crop(batch, preprocessing)), preprocessing)
     images = scale_pixels(batch, preprocessing)
     height, width = images.shape[-2:]
     size = preprocessing.resize
@@ -276,6 +275,14 @@ def scale_pixels(batch: torch.Tensor, preprocessing: Preprocessing) -> torch.Ten
     """uint8 pixels as float32, times the scale (1/255)."""
     # Dividing by 255, not multiplying by 1/255: ToTensor's arithmetic, bit for bit.
     return batch.to(torch.float32).div_(1.0 / preprocessing.scale)
+
+
+def to_unit_range(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels as float32 in 0..1, as ``v2.ToDtype(torch.float32, scale=True)`` computes
+    (times 1/255; ``ToTensor`` divides by 255 instead, which can differ in the last bit)."""
+    from torchvision.transforms.v2 import functional as TF
+
+    return TF.to_dtype(batch, torch.float32, scale=True)
 
 
 def normalize(images: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:

@@ -83,6 +83,10 @@ def _size_in_words(count: int) -> str:
     return f"{count:,} bytes"
 
 
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def regular_file_size(path: str | os.PathLike[str], limit: int, what: str = "file") -> int:
     """The size of ``path`` after checking it is a regular file of at most ``limit`` bytes.
 
@@ -96,11 +100,11 @@ def regular_file_size(path: str | os.PathLike[str], limit: int, what: str = "fil
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not stat.S_ISREG(info.st_mode):
-        raise DataError(f"{path}: not a regular file (a {what} must be one)")
+        raise DataError(f"{path}: not a regular file ({_a(what)} must be one)")
     if info.st_size > limit:
         raise DataError(
             f"{path}: {_size_in_words(info.st_size)}, more than the limit of "
-            f"{_size_in_words(limit)} for a {what}"
+            f"{_size_in_words(limit)} for {_a(what)}"
         )
     return info.st_size
 
@@ -114,7 +118,7 @@ def read_bounded(path: str | os.PathLike[str], limit: int, what: str = "file") -
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if len(data) > limit:  # grew since stat
-        raise DataError(f"{path}: more than the limit of {_size_in_words(limit)} for a {what}")
+        raise DataError(f"{path}: more than the limit of {_size_in_words(limit)} for {_a(what)}")
     return data
 
 

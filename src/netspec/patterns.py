@@ -33,12 +33,12 @@ class Glob:
     @classmethod
     def parse(cls, text: str) -> Glob:
         if not text:
-            raise PatternError("a pattern cannot be empty")
+            raise PatternError("pattern '' is empty")
         if len(text) > MAX_PATTERN:
-            raise PatternError(f"a pattern is at most {MAX_PATTERN} characters long")
+            raise PatternError(f"pattern '{text[:20]}...' is longer than {MAX_PATTERN} characters")
         pieces = tuple(text.split("*"))
         if len(pieces) - 1 > MAX_STARS:
-            raise PatternError(f"a pattern has at most {MAX_STARS} '*'")
+            raise PatternError(f"pattern '{text}' has more than {MAX_STARS} '*'")
         return cls(text, pieces)
 
     @property

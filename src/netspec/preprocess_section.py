@@ -40,7 +40,7 @@ from .schema import (
     _pair_schema,
     describe,
 )
-from .shapes import Shape, format_shape
+from .shapes import Shape
 from .source import Located
 from .validation import validate
 
@@ -133,7 +133,7 @@ def preprocessing_of(root: Located, params: Scope, input_shape: Shape) -> Prepro
     if crop != (height, width):
         raise SchemaError(
             f"preprocess: crop {_size(section.crop)} gives {crop[0]}x{crop[1]} images but the "
-            f"input is {format_shape(input_shape)}",
+            f"input is {list(input_shape)}",
             _at(node, "crop"),
             hint=f"crop to the input's size ({height}x{width}), or change the input",
         )
@@ -161,7 +161,7 @@ def preprocessing_of(root: Located, params: Scope, input_shape: Shape) -> Prepro
 def _image_input(node: Located, input_shape: Shape) -> tuple[int, int, int]:
     if len(input_shape) != 3:
         raise SchemaError(
-            f"preprocess: the input {format_shape(input_shape)} is not an image; "
+            f"preprocess: the input {list(input_shape)} is not an image; "
             f"'preprocess' describes how images become [C, H, W] inputs",
             node.key_span(),
         )

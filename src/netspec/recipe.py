@@ -13,7 +13,8 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from .patterns import PatternError, parse_selection
 
@@ -47,6 +48,11 @@ CORE_FIELDS = (
 )  # fmt: skip
 
 
+def _problem(message: str) -> PydanticCustomError:
+    """A recipe mistake, worded for spec authors (``train: 'nesterov' needs ...``)."""
+    return PydanticCustomError("netspec_recipe", message)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -61,14 +67,19 @@ class RandomResizedCrop(_Section):
         (3 / 4, 4 / 3), description="range of the box's aspect ratio (width / height)"
     )
 
-    @model_validator(mode="after")
-    def _ranges(self) -> RandomResizedCrop:
-        low, high = self.scale
-        if not 0 < low <= high <= 1:
-            raise ValueError("scale must be [low, high] with 0 < low <= high <= 1")
-        if not 0 < self.ratio[0] <= self.ratio[1]:
-            raise ValueError("ratio must be [low, high] with 0 < low <= high")
-        return self
+    @field_validator("scale")
+    @classmethod
+    def _scale(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] <= value[1] <= 1:
+            raise _problem("must be [low, high] with 0 < low <= high <= 1")
+        return value
+
+    @field_validator("ratio")
+    @classmethod
+    def _ratio(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < value[0] <= value[1]:
+            raise _problem("must be [low, high] with 0 < low <= high")
+        return value
 
 
 class Augment(_Section):
@@ -246,18 +257,30 @@ class TrainRecipe(BaseModel):
         try:
             parse_selection(value)
         except PatternError as exc:
-            raise ValueError(str(exc)) from None
+            raise _problem(str(exc)) from None
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> TrainRecipe:
-        if self.nesterov and (self.optimizer != "sgd" or self.momentum <= 0):
-            raise ValueError("nesterov needs optimizer 'sgd' with momentum > 0")
-        if self.schedule == "onecycle" and self.warmup_epochs:
-            raise ValueError("'onecycle' warms up by itself; drop warmup_epochs")
-        if self.unfreeze_epoch is not None and not self.freeze:
-            raise ValueError("unfreeze_epoch needs 'freeze' patterns")
-        return self
+    # Checks across fields sit on the later field, so a message points at what to change.
+    @field_validator("nesterov")
+    @classmethod
+    def _nesterov(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and (info.data.get("optimizer") != "sgd" or not info.data.get("momentum")):
+            raise _problem("needs optimizer 'sgd' with momentum > 0")
+        return value
+
+    @field_validator("warmup_epochs")
+    @classmethod
+    def _warmup(cls, value: float, info: ValidationInfo) -> float:
+        if value and info.data.get("schedule") == "onecycle":
+            raise _problem("cannot be used with 'onecycle', which warms up by itself")
+        return value
+
+    @field_validator("unfreeze_epoch")
+    @classmethod
+    def _unfreeze(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and not info.data.get("freeze"):
+            raise _problem("needs 'freeze' patterns (what to unfreeze)")
+        return value
 
     @property
     def frozen_lr(self) -> float:
