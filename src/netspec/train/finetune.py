@@ -37,6 +37,12 @@ class Freeze:
                 f"freeze: {recipe.freeze} matches no parameter of the network (its "
                 f"parameters are named like {some})"
             )
+        everything = [name for name, _ in model.named_parameters()]
+        if everything and len(self.names) == len(everything):
+            raise TrainUsageError(
+                f"freeze: {recipe.freeze} freezes every parameter of the network; leave "
+                f"something to train (add a '!' pattern such as '!head')"
+            )
         chosen = set(self.names)
         self.parameters = [p for name, p in model.named_parameters() if name in chosen]
         self.norms = [
