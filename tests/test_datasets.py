@@ -114,7 +114,7 @@ def test_streamed_batches_equal_in_memory_ones(tmp_path: Path, workers: int) -> 
               "shuffle": True, "seed": 3}  # fmt: skip
     a = list(Batches(memory.images, memory.labels, **shared))  # type: ignore[arg-type]
     b = list(Batches(stream.images, stream.labels, **shared))  # type: ignore[arg-type]
-    assert all(torch.equal(x, y) and torch.equal(i, j) for (x, i), (y, j) in zip(a, b))
+    assert all(torch.equal(x, y) and torch.equal(i, j) for (x, i), (y, j) in zip(a, b, strict=True))
     assert torch.equal(stream.take([3, 1]), memory.images[[3, 1]])
 
 
@@ -290,4 +290,8 @@ def test_folder_class_names_travel_from_training_to_predict(
 
     meta = load_artifact(tmp_path / "four-best.safetensors.ts.pt").meta
     assert meta["training"]["dataset"] == "image folder" and meta["classes"][0] == "0-class"
-
+    assert main(["eval", str(spec), "--weights", str(tmp_path / "run" / "best.safetensors"),
+                 "--data", str(root), "--device", "cpu"]) == 0  # fmt: skip
+    report = capsys.readouterr().out.splitlines()
+    assert report[0].startswith("test acc ") and report[0].endswith("/20)")
+    assert [line.split()[0] for line in report[2:]] == list(CLASS_FOLDERS[:4])

@@ -65,17 +65,22 @@ def test_defaults_and_pair_resize() -> None:
     assert plain.preprocessing == Preprocessing.for_input((1, 28, 28))
 
 
-@pytest.mark.parametrize(
-    ("replace", "written", "message"),
-    [
-        ("  crop: size\n", "  crop: 240\n", "preprocess: crop 240 gives 240x240 images but the input is [3, 224, 224]"),
-        ("  resize: short\n", "  resize: [200, 300]\n", "preprocess: resize [200, 300] is smaller than the crop 224x224"),
-        ("  mean: [0.485, 0.456, 0.406]\n", "  mean: [0.5]\n", "preprocess: 'mean' has 1 value but the input has 3 channels"),
-        ("0.229, 0.224, 0.225]", "0.229, 0, 0.225]", "preprocess: 'std' values must be greater than 0, got 0"),
-        ("interpolation: bilinear", "interpolation: lanczos", "preprocess: 'interpolation' must be 'nearest', 'bilinear' or 'bicubic'"),
-        ("  resize: short\n", "  resize: shortt\n", "preprocess: 'resize': undefined param 'shortt'"),
-    ],
-)  # fmt: skip
+MISTAKES = [  # (text replaced, written instead, the message)
+    ("  crop: size\n", "  crop: 240\n",
+     "preprocess: crop 240 gives 240x240 images but the input is [3, 224, 224]"),
+    ("  resize: short\n", "  resize: [200, 300]\n",
+     "preprocess: resize [200, 300] is smaller than the crop 224x224"),
+    ("  mean: [0.485, 0.456, 0.406]\n", "  mean: [0.5]\n",
+     "preprocess: 'mean' has 1 value but the input has 3 channels"),
+    ("0.229, 0.224, 0.225]", "0.229, 0, 0.225]",
+     "preprocess: 'std' values must be greater than 0, got 0"),
+    ("interpolation: bilinear", "interpolation: lanczos",
+     "preprocess: 'interpolation' must be 'nearest', 'bilinear' or 'bicubic'"),
+    ("  resize: short\n", "  resize: shortt\n", "preprocess: 'resize': undefined param 'shortt'"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("replace", "written", "message"), MISTAKES)
 def test_mistakes_are_located_errors(replace: str, written: str, message: str) -> None:
     """Each points at the line it replaced (the docs' error catalogue shows each in full)."""
     text = IMAGENET.replace(replace, written)
@@ -95,7 +100,10 @@ def test_metadata_round_trip_and_old_artifacts_read() -> None:
     meta = spec.preprocessing.as_metadata()
     assert meta["resize"] == 256 and meta["crop"] == [224, 224] and meta["antialias"] is True
     assert meta["mean"] == [0.485, 0.456, 0.406] and meta["color"] == "RGB"
-    assert Preprocessing.from_metadata(json.loads(json.dumps(meta)), (3, 224, 224)) == spec.preprocessing
+    assert (
+        Preprocessing.from_metadata(json.loads(json.dumps(meta)), (3, 224, 224))
+        == spec.preprocessing
+    )
     old = {"resize": [28, 28], "scale": 1 / 255, "interpolation": "bilinear",
            "antialias": "when shrinking", "layout": "NCHW", "dtype": "float32", "channels": 1,
            "color": "L"}  # fmt: skip
@@ -158,7 +166,7 @@ def test_training_batches_are_normalised_by_the_spec() -> None:
     batches = Batches(images, torch.zeros(5, dtype=torch.int64), batch_size=8,
                       preprocessing=spec.preprocessing, device=torch.device("cpu"),
                       shuffle=False)  # fmt: skip
-    (batch, _), = list(batches)
+    ((batch, _),) = list(batches)
     from torchvision.transforms import v2
 
     expected = v2.Compose([

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import SPECS
 from netspec.augment import TrainTransform, crop_boxes, padded_random_crop, random_flip
 from netspec.cli import main
 from netspec.preprocessing import Preprocessing
@@ -91,7 +92,9 @@ def test_every_recipe_resumes_bit_exactly(name: str, data_dir: Path, tmp_path: P
     quiet = {"echo": lambda line: None, "note": lambda line: None}
     assert run_training(spec, recipe, options, on_epoch_end=interrupt_after_second_epoch,
                         **quiet).interrupted  # type: ignore[arg-type]  # fmt: skip
-    resume = RunOptions(data_dir=data_dir, resume=tmp_path / "resumed", device="cpu", download=False)
+    resume = RunOptions(
+        data_dir=data_dir, resume=tmp_path / "resumed", device="cpu", download=False
+    )
     assert run_training(spec, recipe, resume, **quiet).state.epochs_done == 4  # type: ignore[arg-type]
 
     straight = read_state_dict(tmp_path / "straight" / "last.pt")
@@ -141,7 +144,10 @@ def test_augmentation_is_drawn_per_image_in_batched_ops() -> None:
     generator = torch.Generator().manual_seed(0)
     images = torch.arange(6 * 4 * 4, dtype=torch.uint8).view(6, 1, 4, 4)
     flipped = random_flip(images, 0.5, generator)
-    assert {bool(torch.equal(f, i.flip(-1))) for f, i in zip(flipped, images)} == {True, False}
+    assert {bool(torch.equal(f, i.flip(-1))) for f, i in zip(flipped, images, strict=True)} == {
+        True,
+        False,
+    }
     cropped = padded_random_crop(images, 1, torch.Generator().manual_seed(1))
     padded = torch.nn.functional.pad(images, (1, 1, 1, 1))
     chosen = set()
@@ -153,17 +159,22 @@ def test_augmentation_is_drawn_per_image_in_batched_ops() -> None:
     top, left, height, width = boxes.unbind(1)
     assert (top >= 0).all() and (left >= 0).all()
     assert (top + height <= 30).all() and (left + width <= 40).all() and (height >= 1).all()
-    transform = TrainTransform(Augment(random_resized_crop=RandomResizedCrop(), horizontal_flip=0.5),
-                               Preprocessing.for_input((1, 28, 28)), (28, 28))  # fmt: skip
+    augment = Augment(random_resized_crop=RandomResizedCrop(), horizontal_flip=0.5)
+    transform = TrainTransform(augment, Preprocessing.for_input((1, 28, 28)), (28, 28))
     out = transform(torch.randint(0, 256, (8, 1, 36, 36), dtype=torch.uint8), generator)
     assert out.shape == (8, 1, 28, 28) and out.dtype == torch.float32
-    assert 0 <= float(out.min()) and float(out.max()) <= 1
+    assert float(out.min()) >= 0 and float(out.max()) <= 1
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA")
-def test_fp16_needs_cuda(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    status = main(["train", "--data", str(data_dir), "--amp", "fp16", "--device", "cpu",
-                   "--out", str(tmp_path / "run"), str(Path(__file__).parent.parent / "specs" / "lenet.yaml")])  # fmt: skip
+@pytest.mark.skipif(
+    torch.cuda.is_available(), reason="checks the refusal on a machine without CUDA"
+)
+def test_fp16_needs_cuda(
+    data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lenet = str(SPECS / "lenet.yaml")
+    status = main(["train", lenet, "--data", str(data_dir), "--amp", "fp16", "--device", "cpu",
+                   "--out", str(tmp_path / "run")])  # fmt: skip
     assert status == 2
     assert capsys.readouterr().err == (
         "error: --amp fp16 needs a CUDA device (its gradient scaler is CUDA's); on cpu use "
@@ -176,8 +187,12 @@ def test_fp16_needs_cuda(data_dir: Path, tmp_path: Path, capsys: pytest.CaptureF
 def test_fp16_with_a_gradient_scaler_resumes_on_cuda(data_dir: Path, tmp_path: Path) -> None:
     recipe = TrainRecipe(optimizer="sgd", lr=0.05, momentum=0.9, amp="fp16", batch_size=32,
                          epochs=2, clip_grad_norm=5.0)  # fmt: skip
-    straight = run_training(HandBuiltSpec(relu=True), recipe, RunOptions(
-        data_dir=data_dir, out=tmp_path / "a", device="cuda", download=False), echo=print)
+    straight = run_training(
+        HandBuiltSpec(relu=True),
+        recipe,
+        RunOptions(data_dir=data_dir, out=tmp_path / "a", device="cuda", download=False),
+        echo=print,
+    )
     assert straight.state.epochs_done == 2
     scaler = torch.load(tmp_path / "a" / "last.pt", weights_only=True)["scaler"]
     assert scaler and scaler["scale"] > 0

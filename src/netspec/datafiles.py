@@ -33,7 +33,6 @@ import math
 import os
 import pickle
 import stat
-import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -218,24 +217,29 @@ def read_idx(path: str | os.PathLike[str], limit: int = MAX_DATA_BYTES) -> np.nd
 
 
 def _open_checked(path: str | os.PathLike[str]) -> Any:
-    """A Pillow image whose header was read and whose size is within the limits."""
+    """A Pillow image whose header was read and whose size is within the limits.
+
+    Pillow's own check (a warning, then an error at twice its limit) is set aside while
+    the header is read — nothing is decoded yet — so that every oversized image gets the
+    same message, with its size.
+    """
     from PIL import Image, UnidentifiedImageError
 
     regular_file_size(path, MAX_IMAGE_FILE_BYTES, "image")
-    with warnings.catch_warnings():
-        # netspec checks the pixel count itself, below, with one clear message.
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(path)
-        except Image.DecompressionBombError:
-            image = None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-            raise NotAnImageError(f"{path}: not an image (PNG, JPEG, ...)") from None
-    if image is None or image.width * image.height > MAX_IMAGE_PIXELS:
-        size = f" has {image.width}x{image.height} pixels," if image is not None else ""
+    pillow_limit = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        image = Image.open(path)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise NotAnImageError(f"{path}: not an image (PNG, JPEG, ...)") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pillow_limit
+    if image.width * image.height > MAX_IMAGE_PIXELS:
+        image.close()
         raise DataError(
-            f"{path}:{size} more than the limit of {MAX_IMAGE_PIXELS:,} pixels "
-            f"(a decompression bomb, or an image too large to classify)"
+            f"{path}: has {image.width}x{image.height} pixels, more than the limit of "
+            f"{MAX_IMAGE_PIXELS:,} pixels (a decompression bomb, or an image too large to "
+            f"classify)"
         )
     return image
 

@@ -43,6 +43,9 @@ RECIPE_FLAGS = (
     "warmup_epochs",
     "label_smoothing",
     "clip_grad_norm",
+    "freeze",
+    "unfreeze_epoch",
+    "unfrozen_lr",
 )
 
 
@@ -97,6 +100,19 @@ def register(subparsers: Any) -> None:
         default=[],
         help="rename the file's tensors first, e.g. 'fc.*=classifier.1.*' ('*' is any "
         "text; repeatable, the first match wins)",
+    )
+    tune.add_argument(
+        "--freeze",
+        metavar="PATTERN",
+        action="append",
+        help="parameters that do not train, by module path ('features', 'layer*'; '!fc' "
+        "exempts fc; repeatable, later patterns win; replaces the recipe's freeze:)",
+    )
+    tune.add_argument(
+        "--unfreeze-epoch", type=int, help="epoch from which the frozen parameters train too"
+    )
+    tune.add_argument(
+        "--unfrozen-lr", type=float, help="their learning rate then (default: lr / 10)"
     )
 
     add_data_arguments(parser)
