@@ -259,6 +259,23 @@ def test_bad_data_is_one_line_exit_1_and_no_run_directory(
     assert not (tmp_path / "payload-ran").exists()
 
 
+def test_data_that_is_handled_not_refused_trains_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Non-image files (skipped and counted), mixed sizes (resized) and grayscale images for
+    an RGB spec (converted): the run goes ahead, and run.json records what was done."""
+    root = write_image_folder(tmp_path / "data", train=30, val=10)
+    (root / "train" / CLASS_FOLDERS[0] / "README.txt").write_text("where these came from")
+    Image.fromarray(np.zeros((40, 30), np.uint8)).save(root / "train" / CLASS_FOLDERS[1] / "x.png")
+    out = tmp_path / "run"
+    assert main(["train", _spec_for(tmp_path, "[3, 28, 28]"), "--data", str(root), "--out",
+                 str(out), "--epochs", "1", "--device", "cpu"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert err == f"note: skipped 1 file in {root / 'train'} that is not an image (.txt)\n"
+    info = json.loads((out / "run.json").read_text())
+    assert info["train_samples"] == 31 and info["data"]["notes"] == [err[6:-1]]
+
+
 def test_folder_class_names_travel_from_training_to_predict(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

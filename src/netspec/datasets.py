@@ -367,11 +367,11 @@ def _skipped_note(scan: _Scan) -> list[str]:
     if not scan.skipped:
         return []
     endings = sorted({path.suffix.lower() or path.name for path in scan.skipped})
-    return [
-        f"skipped {len(scan.skipped)} file{'s' if len(scan.skipped) != 1 else ''} in "
-        f"{scan.folder} that {'are' if len(scan.skipped) != 1 else 'is'} not images "
-        f"({', '.join(endings[:5])}{', ...' if len(endings) > 5 else ''})"
-    ]
+    count = len(scan.skipped)
+    what = f"{count} files in {scan.folder} that are not images" if count > 1 else (
+        f"1 file in {scan.folder} that is not an image"
+    )  # fmt: skip
+    return [f"skipped {what} ({', '.join(endings[:5])}{', ...' if len(endings) > 5 else ''})"]
 
 
 def _folder_images(
@@ -409,18 +409,21 @@ def _folder_images(
 def _decode_sizes(scan: _Scan, workers: int) -> list[tuple[int, int]]:
     """(height, width) of every image, from its header; unreadable images fail here."""
     paths = [sample.path for sample in scan.samples]
-    return _parallel_map(datafiles.image_size, paths, workers)
+    return list(_parallel_map(datafiles.image_size, paths, workers))
 
 
-def _parallel_map(function: Any, items: list[Any], workers: int, per_item: int = 1) -> list[Any]:
+def _parallel_map(
+    function: Any, items: list[Any], workers: int, per_item: int = 1
+) -> Iterator[Any]:
     """``map`` in worker processes when there are many images (``per_item`` in each item),
-    else in this process."""
+    else in this process; results come in order, one at a time (never all at once)."""
     if workers < 1 or len(items) * per_item < _POOL_THRESHOLD:
-        return [function(item) for item in items]
+        yield from (function(item) for item in items)
+        return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     chunk = max(1, math.ceil(len(items) / (workers * 8)))
     with multiprocessing.get_context(method).Pool(workers, initializer=_quiet_worker) as pool:
-        return pool.map(function, items, chunksize=chunk)
+        yield from pool.imap(function, items, chunksize=chunk)
 
 
 def _quiet_worker() -> None:
