@@ -159,8 +159,10 @@ def detect_format(options: DataOptions) -> str:
     if options.root is None:
         return "fashion-mnist"
     root = Path(options.root).expanduser()
-    if locate_idx_files(root) is not None or locate_idx_files(root, MNIST) is not None:
-        return "fashion-mnist"
+    if locate_idx_files(root) is not None:
+        return "fashion-mnist"  # the file names do not tell MNIST apart; its raw/ folder does
+    if locate_idx_files(root, MNIST) is not None:
+        return "mnist"
     for kind, layout in _CIFAR.items():
         if (root / layout["folder"]).is_dir() or (root / layout["meta"][0]).is_file():
             return kind
