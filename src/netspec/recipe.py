@@ -48,9 +48,13 @@ CORE_FIELDS = (
 )  # fmt: skip
 
 
-def _problem(message: str) -> PydanticCustomError:
-    """A recipe mistake, worded for spec authors (``train: 'nesterov' needs ...``)."""
-    return PydanticCustomError("netspec_recipe", message)
+def _problem(message: str, code: str) -> PydanticCustomError:
+    """A recipe mistake, worded for spec authors (``train: 'nesterov' needs ...``).
+
+    The error's pydantic type is its code (``NS218``): validation gives the diagnostic that
+    code, so the raise site names it as every other raise site does.
+    """
+    return PydanticCustomError(code, message)
 
 
 class _Section(BaseModel):
@@ -71,14 +75,14 @@ class RandomResizedCrop(_Section):
     @classmethod
     def _scale(cls, value: tuple[float, float]) -> tuple[float, float]:
         if not 0 < value[0] <= value[1] <= 1:
-            raise _problem("must be [low, high] with 0 < low <= high <= 1")
+            raise _problem("must be [low, high] with 0 < low <= high <= 1", code="NS204")
         return value
 
     @field_validator("ratio")
     @classmethod
     def _ratio(cls, value: tuple[float, float]) -> tuple[float, float]:
         if not 0 < value[0] <= value[1]:
-            raise _problem("must be [low, high] with 0 < low <= high")
+            raise _problem("must be [low, high] with 0 < low <= high", code="NS204")
         return value
 
 
@@ -257,7 +261,7 @@ class TrainRecipe(BaseModel):
         try:
             parse_selection(value)
         except PatternError as exc:
-            raise _problem(str(exc)) from None
+            raise _problem(str(exc), code="NS219") from None
         return value
 
     # Checks across fields sit on the later field, so a message points at what to change.
@@ -265,21 +269,21 @@ class TrainRecipe(BaseModel):
     @classmethod
     def _nesterov(cls, value: bool, info: ValidationInfo) -> bool:
         if value and (info.data.get("optimizer") != "sgd" or not info.data.get("momentum")):
-            raise _problem("needs optimizer 'sgd' with momentum > 0")
+            raise _problem("needs optimizer 'sgd' with momentum > 0", code="NS218")
         return value
 
     @field_validator("warmup_epochs")
     @classmethod
     def _warmup(cls, value: float, info: ValidationInfo) -> float:
         if value and info.data.get("schedule") == "onecycle":
-            raise _problem("cannot be used with 'onecycle', which warms up by itself")
+            raise _problem("cannot be used with 'onecycle', which warms up by itself", code="NS218")
         return value
 
     @field_validator("unfreeze_epoch")
     @classmethod
     def _unfreeze(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and not info.data.get("freeze"):
-            raise _problem("needs 'freeze' patterns (what to unfreeze)")
+            raise _problem("needs 'freeze' patterns (what to unfreeze)", code="NS218")
         return value
 
     @property
