@@ -12,7 +12,7 @@ itself are loaded by :mod:`netspec.userblocks` and expanded here. The back end
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,6 +29,8 @@ from .errors import (
 from .expressions import ExpressionProblem, Scope, Value
 from .ir import Inferred, Input, Node, assign_receptive_fields, default_layout
 from .params import Param, as_value, read_params, resolve_params
+from .preprocess_section import preprocessing_of
+from .preprocessing import Preprocessing
 from .recipe import TrainRecipe
 from .schema import LIST_INPUT, WIRING_KEYS, SpecHeader, WeightsKeys, describe, is_identifier
 from .shapes import Shape, format_shape, numel
@@ -83,6 +85,8 @@ class CompiledSpec:
     weights: WeightsKeys | None = None
     #: The files the spec imports (resolved paths), directly or through other imports.
     imported: tuple[str, ...] = ()
+    #: How images become the input: the ``preprocess:`` section, or the seed's pipeline.
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
 
     @property
     def source_text(self) -> str:
@@ -153,6 +157,7 @@ def compile_document(
     params = _params(doc, header, overrides, variant)
     input_node = root.at(("input",))
     input_shape = _input_shape(header.input, input_node, params)
+    preprocessing = preprocessing_of(root, params, input_shape)
     recipe = validate(TrainRecipe, _section(root, "train"), "train")
     assert isinstance(recipe, TrainRecipe)
     weights = validate(WeightsKeys, _section(root, "weights"), "weights")
@@ -201,6 +206,7 @@ def compile_document(
         variant=variant,
         weights=weights if weights.rename or weights.ignore else None,
         imported=tuple(str(path) for path in user_blocks.files),
+        preprocessing=preprocessing,
     )
 
 

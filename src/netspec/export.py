@@ -33,7 +33,6 @@ from .errors import ExportError
 from .formats import FORMATS
 from .formats.base import META_FILE, SPEC_FILE, Format, WriteOptions
 from .optimize import prepare_for_inference
-from .preprocessing import Preprocessing
 from .runtime import quiet_torch_logs, resolve_device
 from .tuning import plan_inference
 from .version import __version__
@@ -69,7 +68,7 @@ def metadata(
     """What a deployer needs to know about an artifact, as JSON-ready data.
 
     ``preprocessing`` is what ``netspec predict`` applies to an image, and what ``netspec
-    train`` applied to its batches (:class:`netspec.preprocessing.Preprocessing`).
+    train`` applied to its batches (the spec's :class:`netspec.preprocessing.Preprocessing`).
     ``classes`` name the outputs (from the spec's ``classes:``, or passed by whoever
     trained the weights).
     """
@@ -82,7 +81,7 @@ def metadata(
         "input_shape": list(spec.input_shape),
         "output_shape": list(spec.output_shape),
         "params": spec.params,
-        "preprocessing": Preprocessing.for_input(spec.input_shape).as_metadata(),
+        "preprocessing": spec.preprocessing.as_metadata(),
         "classes": classes if classes is not None else spec.classes,
     }
     if spec.variant is not None:  # one member of a family spec: its name is the variant's

@@ -1,13 +1,16 @@
 """Run an artifact on image files or IDX files, with the artifact's own preprocessing.
 
-The preprocessing is the training pipeline's, read from the artifact's metadata
+Files are read by :mod:`netspec.datafiles`, the bounded readers datasets use too. The
+preprocessing is the training pipeline's, read from the artifact's metadata
 (:class:`netspec.preprocessing.Preprocessing`) and applied by the function training applies
 to its batches (:func:`netspec.data.to_float_images`): convert to grayscale (one channel)
-or RGB (three), scale pixels by 1/255 (as ``ToTensor``), resize to the input's height ×
-width (bilinear with half-pixel centres, antialiased when shrinking: torchvision's
-``Resize``). An image whose aspect ratio differs from the input's is refused instead of
-being silently distorted. IDX files (the MNIST/Fashion-MNIST container) hold many images:
-each becomes one input.
+or RGB (three); then, for a spec with a ``preprocess:`` section, torchvision's
+``ImageClassification`` steps on the uint8 image (resize, centre crop, ``/ 255``,
+normalise); without one, the seed's (``/ 255``, resize to the input's height × width,
+bilinear with half-pixel centres, antialiased when shrinking). Without a crop, an image
+whose aspect ratio differs from the input's is refused instead of being silently
+distorted. IDX files (the MNIST/Fashion-MNIST container) hold many images: each becomes
+one input.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import datafiles
 from .artifacts import Artifact
-from .errors import InputError
+from .errors import DataError, InputError
 from .preprocessing import Preprocessing
 
 #: Largest relative difference between an image's and the input's aspect ratio that is
@@ -79,16 +83,12 @@ def read_inputs(paths: list[str], limit: int | None = None) -> Iterator[Sample]:
 
 def read_image(path: Path) -> np.ndarray:
     """Pixels of a PNG/JPEG/... file as uint8, (H, W) for grayscale, (H, W, 3) for colour."""
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode not in ("L", "RGB"):
-                image = image.convert("RGB" if image.mode in ("RGBA", "P", "CMYK") else "L")
-            return np.asarray(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return datafiles.read_image(path)
+    except datafiles.NotAnImageError:
         raise InputError(f"{path} is not an image (PNG, JPEG, ...) or an IDX file") from None
+    except DataError as exc:
+        raise InputError(exc.message) from None
 
 
 def read_idx_images(path: Path, limit: int | None = None) -> Iterator[Sample]:
@@ -96,7 +96,7 @@ def read_idx_images(path: Path, limit: int | None = None) -> Iterator[Sample]:
 
     The file is read by :func:`netspec.data.read_idx`, the reader training uses.
     """
-    from .data import DataError, read_idx
+    from .data import read_idx
 
     try:
         data = read_idx(path)
@@ -116,8 +116,6 @@ def read_idx_images(path: Path, limit: int | None = None) -> Iterator[Sample]:
 
 def preprocess(sample: Sample, meta: dict[str, Any]) -> torch.Tensor:
     """A sample as the (C, H, W) float tensor the artifact's model was trained on."""
-    from PIL import Image
-
     from .data import to_float_images
 
     input_shape = meta.get("input_shape") or []
@@ -139,13 +137,13 @@ def preprocess(sample: Sample, meta: dict[str, Any]) -> torch.Tensor:
     h, w = pixels.shape[:2]
     if h == 0 or w == 0:
         raise InputError(f"{sample.label}: the image is empty")
-    if abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+    steps = Preprocessing.from_metadata(meta.get("preprocessing"), input_shape)
+    if steps.crop is None and abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
         raise InputError(
             f"{sample.label}: wrong size: {w}x{h} pixels, but the artifact takes "
             f"{width}x{height} images (aspect ratio differs; crop it first)"
         )
-    steps = Preprocessing.from_metadata(meta.get("preprocessing"), input_shape)
-    image = np.asarray(Image.fromarray(pixels).convert(steps.color))
+    image = datafiles.convert_pixels(pixels, steps.color or "L")
     # (H, W) grayscale gains its channel axis; (H, W, C) colour becomes (C, H, W).
     tensor = torch.from_numpy(image.copy())
     tensor = tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()

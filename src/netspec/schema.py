@@ -707,6 +707,9 @@ class SpecHeader(BaseModel):
         None, description="how 'build --weights' and 'eval --weights' read a weights file"
     )
     train: dict[str, Any] | None = Field(None, description="the training recipe")
+    preprocess: dict[str, Any] | None = Field(
+        None, description="how an image becomes the input (resize, crop, mean/std)"
+    )
     classes: list[PlainText] | None = Field(None, description="class names, in label order")
     imports: list[str] = Field(
         default_factory=list,

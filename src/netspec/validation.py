@@ -467,7 +467,11 @@ _OUT_OF_RANGE = frozenset(
 
 
 def _value_code(kind: str) -> str:
-    """NS204 for a value out of its range, NS203 for any other value that does not fit."""
+    """The code of a value that does not fit: the error's own when a netspec validator named
+    one as its type (``PydanticCustomError("NS232", ...)``), else NS204 for a value out of
+    its range and NS203 for any other."""
+    if len(kind) == 5 and kind.startswith("NS") and kind[2:].isdigit():
+        return kind
     return "NS204" if kind in _OUT_OF_RANGE else "NS203"
 
 

@@ -74,7 +74,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument(
         "--weights",
         metavar="STATE_DICT",
-        help="load these weights (a state_dict or a training checkpoint)",
+        help="load these weights (a state_dict, a training checkpoint or .safetensors); "
+        "every tensor must fit",
     )
     parser.add_argument(
         "--classes",
@@ -150,22 +151,27 @@ def _load_weights(
 ) -> list[str] | None:
     """Load ``--weights``; record where they came from; returns the class names to embed.
 
-    A ``netspec train`` checkpoint brings Fashion-MNIST's class names, which it was trained
-    on, unless ``--classes`` or the spec name the outputs.
+    Weights written by ``netspec train`` (a checkpoint, or its ``best.safetensors``) bring
+    the class names of the data they were trained on — the folder names of an image
+    folder; checkpoints from before class names were recorded were Fashion-MNIST's —
+    unless ``--classes`` or the spec name the outputs.
     """
-    from ..weights import load_weights
+    from ..weights import SAFETENSORS_FORMAT, load_weights
 
     info = load_weights(model, weights, spec.weights)  # type: ignore[arg-type]
     extra["weights"] = str(weights)
-    if info.get("format") != "netspec.checkpoint":
+    if info.get("format") not in ("netspec.checkpoint", SAFETENSORS_FORMAT):
         return classes
-    from ..data import CLASS_NAMES
+    trained_on = info.get("classes")
+    if trained_on is None:
+        from ..data import CLASS_NAMES
 
+        trained_on = list(CLASS_NAMES)
     extra["training"] = {
-        "dataset": "Fashion-MNIST",
+        "dataset": info.get("dataset") or "Fashion-MNIST",
         **{k: info[k] for k in ("epoch", "best_test_acc") if k in info},
     }
-    return list(CLASS_NAMES) if classes is None and spec.classes is None else classes
+    return list(trained_on) if classes is None and spec.classes is None else classes
 
 
 def _optimization_line(plan: dict[str, object], device: str) -> str:

@@ -29,6 +29,8 @@ MAX_CLASSES = 100_000
 Side = Annotated[StrictInt, Field(ge=1, le=MAX_SIDE)]
 Features = Annotated[StrictInt, Field(ge=1, le=MAX_FEATURES)]
 Word = Annotated[PlainText, Field(max_length=200)]
+FiniteFloat = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
+PositiveFloat = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
 
 
 class PreprocessingMeta(BaseModel):
@@ -37,10 +39,14 @@ class PreprocessingMeta(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     channels: Literal[1, 3] | None = None
-    resize: tuple[Side, Side] | None = None
+    #: (height, width) exactly, or an int: the shorter side (torchvision's convention).
+    resize: tuple[Side, Side] | Side | None = None
+    crop: tuple[Side, Side] | None = None
     scale: float = Field(1 / 255, gt=0, le=1e6, allow_inf_nan=False)
     interpolation: Word = "bilinear"
-    antialias: Word = "when shrinking"
+    antialias: StrictBool | Word = "when shrinking"
+    mean: tuple[FiniteFloat, ...] | None = Field(None, min_length=1, max_length=3)
+    std: tuple[PositiveFloat, ...] | None = Field(None, min_length=1, max_length=3)
     layout: Word = "NCHW"
     dtype: Word = "float32"
     color: Literal["L", "RGB"] | None = None

@@ -3,8 +3,9 @@
 A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so
 ``torch.load(weights_only=True)`` reads it: loading a checkpoint never runs code from the
 file. It holds the model weights, the optimizer state, the number of completed epochs,
-every rank's RNG state, the resolved recipe and the metrics so far (so that ``metrics.csv``
-and ``curves.png`` of a resumed run cover all epochs).
+every rank's RNG state, the resolved recipe, the metrics so far (so that ``metrics.csv``
+and ``curves.png`` of a resumed run cover all epochs), the class names and dataset the
+weights were trained on, and fp16's gradient-scaler state.
 
 The file is read by :func:`netspec.weights.read_weights_file`, the reader ``build
 --weights`` and ``eval --weights`` use too (those also accept a checkpoint's weights).
@@ -60,8 +61,16 @@ def make_checkpoint(
     history: list[dict[str, float]],
     best_test_acc: float | None,
     spec_name: str,
+    classes: list[str] | None = None,
+    dataset: str | None = None,
+    scaler_state: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Assemble a checkpoint dict; tensors are moved to the CPU so any machine can load it."""
+    """Assemble a checkpoint dict; tensors are moved to the CPU so any machine can load it.
+
+    ``classes`` (the data's class names, in label order) and ``dataset`` travel with the
+    weights, so ``netspec build --weights`` embeds the names and ``predict`` prints them;
+    ``scaler_state`` is fp16's gradient scaler, which resuming needs.
+    """
     return {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -73,6 +82,9 @@ def make_checkpoint(
         "recipe": dict(recipe),
         "history": list(history),
         "best_test_acc": best_test_acc,
+        "classes": list(classes) if classes is not None else None,
+        "dataset": dataset,
+        "scaler": dict(scaler_state) if scaler_state is not None else None,
     }
 
 

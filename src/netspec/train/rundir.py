@@ -4,6 +4,7 @@
     run.json      resolved recipe, parameters, image size, device, versions, command line
     last.pt       checkpoint after the latest epoch (the final one once the run is done)
     best.pt       checkpoint of the epoch with the best test accuracy so far
+    best.safetensors  that epoch's weights alone, with the class names (safetensors)
     metrics.csv   one row per epoch: epoch, loss, train_acc, test_acc, time_sec
     curves.png    loss and accuracies against epoch
 
@@ -39,6 +40,7 @@ SPEC_FILE = "spec.yaml"
 RUN_FILE = "run.json"
 LAST_CHECKPOINT = "last.pt"
 BEST_CHECKPOINT = "best.pt"
+BEST_WEIGHTS = "best.safetensors"
 METRICS_FILE = "metrics.csv"
 CURVES_FILE = "curves.png"
 METRICS_COLUMNS = ("epoch", "loss", "train_acc", "test_acc", "time_sec")
