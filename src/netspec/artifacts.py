@@ -94,16 +94,18 @@ def load_artifact(
     *,
     compile: bool = False,
     require_runtime: bool = True,
+    measuring: bool = False,
 ) -> Artifact:
     """Open ``path`` and make it runnable on ``device``.
 
     ``compile`` wraps ``.pt2`` programs in ``torch.compile`` (TorchScript and ONNX are
-    compiled by their own runtimes; for them it changes nothing).
+    compiled by their own runtimes; for them it changes nothing). ``measuring`` opens it
+    to be timed against other programs (no spin-waiting runtime threads).
     """
     quiet_torch_logs()
     path = Path(path)
     name, meta, spec_text = inspect_artifact(path)
     target = resolve_device(device)
-    options = OpenOptions(compile=compile, require_runtime=require_runtime)
+    options = OpenOptions(compile=compile, require_runtime=require_runtime, measuring=measuring)
     run = FORMATS[name].open(path, target, meta, options)
     return Artifact(path, name, meta, spec_text, target, run)

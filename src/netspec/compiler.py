@@ -106,17 +106,25 @@ def read_spec(source: str | Path | dict[str, Any]) -> Document:
     raise TypeError(f"compile_spec takes a path, spec text or dict, not {type(source).__name__}")
 
 
-def compile_document(doc: Document, overrides: dict[str, Number] | None = None) -> CompiledSpec:
+def compile_document(
+    doc: Document,
+    overrides: dict[str, Number] | None = None,
+    *,
+    input_shape: Shape | None = None,
+) -> CompiledSpec:
     """Run the schema, expression and shape stages over a loaded document.
 
-    ``overrides`` replace the spec's param defaults (as ``--set`` does).
+    ``overrides`` replace the spec's param defaults (as ``--set`` does). ``input_shape``
+    replaces the spec's ``input`` (the shape stage asked at another image size: which
+    sizes a network accepts, :mod:`netspec.spatial`).
     """
     root = doc.root
     header = validate(SpecHeader, root, "spec")
     assert isinstance(header, SpecHeader)
     params = _resolve_params(header.params, overrides or {})
     input_node = root.at(("input",))
-    input_shape = _input_shape(header.input, input_node, params)
+    if input_shape is None:
+        input_shape = _input_shape(header.input, input_node, params)
     recipe = validate(TrainRecipe, _section(root, "train"), "train")
     assert isinstance(recipe, TrainRecipe)
     if not header.layers:
