@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,9 +146,8 @@ def check_precision(chosen: Format, precision: str, device: torch.device) -> Non
     if precision not in chosen.precisions:
         able = [name for name, entry in FORMATS.items() if precision in entry.precisions]
         raise ExportError(
-            f"--precision {precision} is not available for {chosen.label}s ({chosen.short} "
-            f"takes {join_or(list(chosen.precisions))}); formats that take it: "
-            f"{join_or(able)}"
+            f"--precision {precision} is not available for {chosen.label}s (they take "
+            f"{join_or(list(chosen.precisions))}): use --format {join_or(able)}"
         )
     wanted = PRECISIONS[precision]
     if device.type not in wanted.devices:
@@ -245,7 +245,7 @@ class _Draft:
 def export_model(
     model: nn.Module,
     spec: CompiledSpec,
-    out: str | Path,
+    out: str | Path | Callable[[Format], Path],
     *,
     format: str = "torchscript",
     optimize: bool = False,
@@ -263,7 +263,8 @@ def export_model(
     opset: int | None = None,
     dynamic_size: bool = False,
 ) -> ExportReport:
-    """Write ``model`` as a verified artifact of ``format`` at ``out``.
+    """Write ``model`` as a verified artifact of ``format`` at ``out`` (or at ``out(format)``,
+    a name that follows the format ``auto`` chose).
 
     ``model`` is the eager reference: the artifact must reproduce its eval-mode outputs
     (it is put in eval mode and moved to ``device``; ``--optimize`` rewrites a copy).
@@ -293,7 +294,7 @@ def export_model(
     if batch < 1:
         raise ExportError(f"batch must be at least 1, got {batch}")
     names = _validate_classes(spec, classes)
-    out = Path(out)
+    destination = out if callable(out) else (lambda _: Path(out))
     request = _Request(
         spec=spec,
         reference=model.eval().to(target),
@@ -311,7 +312,7 @@ def export_model(
     )
     check = Verification(
         formats[0],
-        out,
+        destination(formats[0]),
         _verification_inputs(spec, request.sizes, target),
         DEFAULT_TOLERANCE if tolerance is None else tolerance,
         precision=precision,
@@ -323,15 +324,15 @@ def export_model(
     example = check.inputs[0]
     if len(drafts) == 1:
         draft = drafts[0]
-        atomic_write(out, lambda tmp: draft.write(tmp, example, spec), check)
+        atomic_write(check.out, lambda tmp: draft.write(tmp, example, spec), check)
     else:
-        draft = _publish_fastest(drafts, request, example, out, check)
+        draft = _publish_fastest(drafts, request, example, destination, check)
     ran = bool(check.diffs)
     return ExportReport(
-        out,
+        check.out,
         draft.format.name,
         max(check.diffs) if ran else None,
-        out.stat().st_size,
+        check.out.stat().st_size,
         [int(x.shape[0]) for x in check.inputs[:2]] if ran else [],
         draft.meta.get("optimization"),
         precision,
@@ -465,12 +466,18 @@ def _lowered(request: _Request, chosen: Format) -> tuple[nn.Module, dict[str, An
 
 
 def _publish_fastest(
-    drafts: list[_Draft], request: _Request, example: torch.Tensor, out: Path, check: Verification
+    drafts: list[_Draft],
+    request: _Request,
+    example: torch.Tensor,
+    destination: Callable[[Format], Path],
+    check: Verification,
 ) -> _Draft:
-    """``--format auto``: write every draft beside ``out``, time them as loaded, publish the
-    fastest (verified like any artifact) and delete the others."""
+    """``--format auto``: write every draft beside the destination, time them as loaded,
+    publish the fastest (verified like any artifact) and delete the others."""
     timing_batch = random_batch(request.spec, request.batch, seed=2).to(request.device)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as folder:
+    folder_of = destination(drafts[0].format).parent
+    folder_of.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{request.spec.name}.", dir=folder_of) as folder:
         paths = {
             d.format.name: Path(folder) / f"{request.spec.name}{d.format.suffix}" for d in drafts
         }
@@ -493,8 +500,8 @@ def _publish_fastest(
             **timings_metadata(timings),
         }
         draft.format.restamp(paths[best], draft.files(request.spec))
-        check.format = draft.format
-        atomic_write(out, lambda tmp: os.replace(paths[best], tmp), check)
+        check.format, check.out = draft.format, destination(draft.format)
+        atomic_write(check.out, lambda tmp: os.replace(paths[best], tmp), check)
     return draft
 
 

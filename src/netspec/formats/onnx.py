@@ -91,10 +91,22 @@ def write(
         raise ExportError(f"ONNX model is invalid or too large: {exc}".splitlines()[0]) from None
 
 
+#: The oldest opset torch's exporter writes itself; older ones go through onnx's converter.
+EXPORTER_MIN_OPSET = 18
+
+
 def _exported(module: nn.Module, example: torch.Tensor, options: WriteOptions) -> Any:
     """The fp32 ONNX model of ``module``, in ``options.opset`` when given."""
+    import onnx
     import torch
 
+    opset = options.opset
+    if opset is not None and not 7 <= opset <= onnx.defs.onnx_opset_version():
+        raise ExportError(
+            f"--opset {opset}: onnx {onnx.__version__} knows opsets 7 to "
+            f"{onnx.defs.onnx_opset_version()}"
+        )
+    native = opset if opset is not None and opset >= EXPORTER_MIN_OPSET else None
     # The exporter reports its progress on stdout and warns about things users cannot act
     # on; netspec reports the result itself.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
@@ -109,15 +121,15 @@ def _exported(module: nn.Module, example: torch.Tensor, options: WriteOptions) -
                 output_names=[OUTPUT_NAME],
                 optimize=True,
                 verbose=False,
-                opset_version=options.opset,
+                opset_version=native,
             )
         except Exception as exc:  # the exporter raises many types; any means "cannot"
             raise ExportError(f"ONNX export failed: {exc}".splitlines()[0]) from None
     if program is None:
         raise ExportError("ONNX export produced no model")
     proto = program.model_proto
-    if options.opset is not None and opset_of(proto) != options.opset:
-        proto = _converted(proto, options.opset)
+    if opset is not None and opset_of(proto) != opset:
+        proto = _converted(proto, opset)
     return proto
 
 
@@ -129,17 +141,20 @@ def opset_of(proto: Any) -> int | None:
 
 
 def _converted(proto: Any, opset: int) -> Any:
-    """``proto`` in ``opset``, by onnx's version converter (torch's own converter covers
-    opsets 18 and up; older ones go through onnx's)."""
+    """``proto`` in an opset older than the exporter writes, by onnx's version converter
+    (which does not convert every operator: the result is checked)."""
     import onnx
 
     try:
         converted = onnx.version_converter.convert_version(proto, opset)
+        onnx.checker.check_model(converted)
     except Exception as exc:  # the converter raises RuntimeError or its own assertion types
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise ExportError(
-            f"cannot write this model in ONNX opset {opset}: {reason}",
-            hint="use a newer opset (torch's exporter writes 18 and up)",
+            f"cannot write this model in ONNX opset {opset}: onnx's version converter "
+            f"failed ({reason.removeprefix('==> Context: ')})",
+            hint=f"torch's exporter writes opsets {EXPORTER_MIN_OPSET} and newer itself; "
+            "older ones are converted, and not every operator converts",
         ) from None
     if opset_of(converted) != opset:
         raise ExportError(f"cannot write this model in ONNX opset {opset}")
