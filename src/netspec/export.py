@@ -25,6 +25,7 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -262,6 +263,7 @@ def export_model(
     max_accuracy_drop: float = DEFAULT_MAX_ACCURACY_DROP,
     opset: int | None = None,
     dynamic_size: bool = False,
+    keep_candidates: Path | None = None,
 ) -> ExportReport:
     """Write ``model`` as a verified artifact of ``format`` at ``out`` (or at ``out(format)``,
     a name that follows the format ``auto`` chose).
@@ -281,7 +283,9 @@ def export_model(
     the calibration data) check that the artifact loses at most ``max_accuracy_drop``
     points of top-1 accuracy against the fp32 model. ``opset`` is the ONNX opset to write;
     ``dynamic_size`` exports the height and width as dynamic (networks whose shape rules
-    allow it: :func:`netspec.spatial.dynamic_size_range`).
+    allow it: :func:`netspec.spatial.dynamic_size_range`). ``keep_candidates``: a folder
+    where ``auto`` leaves a copy of every format's artifact it timed (a benchmark re-times
+    them against the choice).
     """
     quiet_torch_logs()
     target = resolve_device(device)
@@ -326,7 +330,7 @@ def export_model(
         draft = drafts[0]
         atomic_write(check.out, lambda tmp: draft.write(tmp, example, spec), check)
     else:
-        draft = _publish_fastest(drafts, request, example, destination, check)
+        draft = _publish_fastest(drafts, request, example, destination, check, keep_candidates)
     ran = bool(check.diffs)
     return ExportReport(
         check.out,
@@ -471,6 +475,7 @@ def _publish_fastest(
     example: torch.Tensor,
     destination: Callable[[Format], Path],
     check: Verification,
+    keep: Path | None,
 ) -> _Draft:
     """``--format auto``: write every draft beside the destination, time them as loaded,
     publish the fastest (verified like any artifact) and delete the others."""
@@ -493,6 +498,10 @@ def _publish_fastest(
             rounds=request.rounds,
         )
         best = fastest(timings)
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            for path in paths.values():
+                shutil.copyfile(path, keep / path.name)
         draft = next(d for d in drafts if d.format.name == best)
         draft.meta.setdefault("optimization", {})["formats"] = {
             "chosen": best,

@@ -42,6 +42,9 @@ TIE = 0.02
 #: Largest probability, under "both are equally fast", of the fastest winning as often as
 #: it did, for it to count as separated from a rival (one-sided sign test).
 SIGNIFICANCE = 0.05
+#: Shortest time one sample of a candidate spans: a program faster than this is run
+#: several times per sample, so that one scheduler tick does not decide its sample.
+MIN_SAMPLE = 0.02
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,7 @@ def measure(
     At least ``rounds`` rounds; then more, up to ``max_rounds`` and while less than
     ``budget`` seconds were spent, until :func:`settled` says the fastest is known. Warm-up
     runs let TorchScript's profiling executor specialise and oneDNN cache its primitives.
+    A sample of a candidate faster than :data:`MIN_SAMPLE` is the mean of several calls.
     """
     cuda = example.device.type == "cuda"
 
@@ -90,19 +94,25 @@ def measure(
 
     names = list(candidates)
     samples: dict[str, list[float]] = {name: [] for name in names}
+    calls: dict[str, int] = {}
     with torch.inference_mode():
-        for run in candidates.values():
+        for name, run in candidates.items():
             for _ in range(warmup):
+                begin = time.perf_counter()
                 run(example)
-        sync()
+                sync()
+            once = max(time.perf_counter() - begin, 1e-6)
+            calls[name] = min(1000, math.ceil(MIN_SAMPLE / once))
         start = time.perf_counter()
         for index in range(max_rounds):
             shift = index % len(names)
             for name in names[shift:] + names[:shift]:
+                run, repeat = candidates[name], calls[name]
                 begin = time.perf_counter()
-                candidates[name](example)
+                for _ in range(repeat):
+                    run(example)
                 sync()
-                samples[name].append(time.perf_counter() - begin)
+                samples[name].append((time.perf_counter() - begin) / repeat)
             done = index + 1 >= rounds
             if done and (settled(samples) or time.perf_counter() - start > budget):
                 break
