@@ -1,16 +1,21 @@
 """How fast is ``netspec check`` compared with merely importing torch?
 
 The issue's bar: checking GoogLeNet must take well under a quarter of ``import torch``.
-Both are measured here in one run, each in fresh interpreters, best of N, so the ratio is
-independent of how busy the machine is. Run from the repository root:
+Both are measured here in one run, each in fresh interpreters, interleaved round by round
+(best and median of N), so the ratio is independent of how busy the machine is.
+``--against SRC`` (repeatable) also times ``netspec check`` from another source tree (say a checkout
+of main, or this tree with a command removed) in the same rounds. Run from the
+repository root:
 
     python benchmarks/check_speed.py [--repeats 7] [--spec specs/googlenet.yaml]
+    python benchmarks/check_speed.py --against ../main/src      # this tree vs main
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -19,30 +24,49 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def best_time(command: list[str], repeats: int) -> float:
-    """Best wall time of ``repeats`` fresh-process runs (the least disturbed one)."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT / "src"))
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - start)
-    return best
+def one_run(command: list[str], src: Path) -> float:
+    """Wall time of one fresh-process run of ``command`` with ``src`` on PYTHONPATH."""
+    env = dict(os.environ, PYTHONPATH=str(src))
+    start = time.perf_counter()
+    subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--spec", default=str(ROOT / "specs" / "googlenet.yaml"))
+    parser.add_argument(
+        "--against",
+        type=Path,
+        action="append",
+        default=[],
+        help="another src/ to time netspec check from (repeatable)",
+    )
     args = parser.parse_args()
     python = sys.executable
-    baseline = best_time([python, "-c", "pass"], args.repeats)
-    torch_import = best_time([python, "-c", "import torch"], args.repeats)
-    check = best_time([python, "-m", "netspec", "check", args.spec], args.repeats)
-    print(f"python startup alone         {baseline * 1000:8.1f} ms")
-    print(f"python -c 'import torch'     {torch_import * 1000:8.1f} ms")
-    print(f"netspec check {Path(args.spec).name:<14} {check * 1000:8.1f} ms")
-    print(f"ratio check / import torch   {check / torch_import:8.3f}  (bar: < 0.25)")
+    check = [python, "-m", "netspec", "check", args.spec]
+    here = ROOT / "src"
+    runs = {
+        "python startup alone": ([python, "-c", "pass"], here),
+        "python -c 'import torch'": ([python, "-c", "import torch"], here),
+        f"netspec check {Path(args.spec).name}": (check, here),
+    }
+    for other in args.against:
+        runs[f"  ... from {other}"] = (check, other.resolve())
+    times: dict[str, list[float]] = {label: [] for label in runs}
+    for _ in range(args.repeats):
+        for label, (command, src) in runs.items():
+            times[label].append(one_run(command, src))
+    for label, measured in times.items():
+        print(
+            f"{label:<40} best {min(measured) * 1000:7.1f} ms  "
+            f"median {statistics.median(measured) * 1000:7.1f} ms"
+        )
+    torch_best = min(times["python -c 'import torch'"])
+    for label in list(runs)[2:]:
+        print(f"ratio {label.strip()} / import torch (best): {min(times[label]) / torch_best:.3f}")
+    print("bar: < 0.25")
 
 
 if __name__ == "__main__":

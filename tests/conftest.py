@@ -50,3 +50,19 @@ def single_thread():  # type: ignore[no-untyped-def]
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def netspec_on_path(tmp_path: Path) -> dict[str, str]:
+    """An environment whose ``netspec`` command runs this checkout, as an installed one would.
+
+    For tests of what calls ``netspec`` by name: completion scripts, pre-commit hooks.
+    """
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "netspec"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m netspec "$@"\n')
+    shim.chmod(0o755)
+    env = cli_env()
+    env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
+    return env

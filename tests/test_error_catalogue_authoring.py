@@ -2,7 +2,9 @@
 
 Each case is a small spec written to a temporary folder, the exact message, and the
 line/column the error points at (and, where the issue asks for it, the notes that point
-at the other place involved: the definition, the use site, the other branch).
+at the other place involved: the definition, the use site, the other branch). Every case
+also goes through ``netspec check --format text|json|sarif`` (tests/formats_support.py)
+and must carry a code of its own.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 import netspec
+from formats_support import check_formats
 from netspec.errors import NetspecError
 
 
@@ -24,8 +27,14 @@ def write(folder: Path, files: dict[str, str]) -> Path:
 
 
 def fail(folder: Path, files: dict[str, str]) -> NetspecError:
+    """Load the first file, expecting an error; check it in every ``--format`` too."""
+    path = write(folder, files)
     with pytest.raises(NetspecError) as info:
-        netspec.load(write(folder, files))
+        netspec.load(path)
+    diagnostics = check_formats(str(path))
+    assert [d["message"] for d in diagnostics] == [d.message for d in info.value.diagnostics]
+    unspecific = [d["message"] for d in diagnostics if d["code"].endswith("00")]
+    assert unspecific == [], "give these messages a code at their raise site (docs/errors.md)"
     return info.value
 
 

@@ -1,9 +1,10 @@
 """The JSON Schema of the spec language (``netspec schema``), for editors.
 
-The repository keeps the generated schema in schema/netspec.schema.json and every shipped
-spec points at it, so these tests check that the copy is current, that every shipped spec
-validates against it, that it rejects what the compiler rejects in the common cases, and
-that every kind and field carries a description and an example for the editor to show.
+The package ships the generated schema (src/netspec/netspec.schema.json, package data)
+and every shipped spec points at it, so these tests check that the copy is current, that
+every shipped spec validates against it, that it rejects what the compiler rejects in the
+common cases, and that every kind and field carries a description and an example for the
+editor to show.
 """
 
 from __future__ import annotations
@@ -38,8 +39,7 @@ def validator():
 
 def test_committed_schema_is_current() -> None:
     assert (ROOT / SCHEMA_PATH).read_text() == schema_text(), (
-        "schema/netspec.schema.json is stale: run "
-        "'PYTHONPATH=src python -m netspec schema -o schema/netspec.schema.json'"
+        f"{SCHEMA_PATH} is stale: run 'PYTHONPATH=src python -m netspec schema -o {SCHEMA_PATH}'"
     )
 
 

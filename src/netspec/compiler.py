@@ -132,6 +132,7 @@ def compile_document(
             "spec: 'layers' is empty",
             root.at(("layers",)).span,
             hint="add at least one layer, e.g. '- linear: {out: 10}'",
+            code="NS208",
         )
     compiler = _Compiler(params, load_user_blocks(doc, header.imports, header.blocks))
     producer = f"from the input at line {input_node.span.line}"
@@ -180,13 +181,14 @@ def _resolve_params(declared: dict[str, Located], overrides: dict[str, Number]) 
                 if declared
                 else "this spec declares no params"
             )
-            raise UsageError(f"unknown param '{name}' in --set", hint=hint)
+            raise UsageError(f"unknown param '{name}' in --set", hint=hint, code="NS901")
     resolved = Scope()
     for name, node in declared.items():
         if not is_identifier(name):
             raise SchemaError(
                 f"params: '{name}' is not a valid param name (letters, digits, _)",
                 node.key_span(),
+                code="NS210",
             )
         if name in overrides:
             resolved = resolved.extended({name: overrides[name]})
@@ -196,6 +198,7 @@ def _resolve_params(declared: dict[str, Located], overrides: dict[str, Number]) 
             raise SchemaError(
                 f"params: '{name}' must be a number or an expression, got {describe(value)}",
                 node.span,
+                code="NS210",
             )
         resolved = resolved.extended({name: _evaluate(node, resolved, f"params: '{name}'")})
     return resolved
@@ -209,7 +212,9 @@ def _evaluate(node: Located, scope: Scope, owner: str) -> Any:
         return scope.evaluate(node.value)
     except ExpressionProblem as problem:
         span = expression_span(node.span, problem.offset, problem.length)
-        raise ExpressionError(f"{owner}: {problem.message}", span, problem.hint) from None
+        raise ExpressionError(
+            f"{owner}: {problem.message}", span, problem.hint, code=problem.code
+        ) from None
 
 
 def _input_shape(items: list[Located], node: Located, params: Scope) -> Shape:
@@ -219,6 +224,7 @@ def _input_shape(items: list[Located], node: Located, params: Scope) -> Shape:
             f"got {len(items)} number{'s' if len(items) != 1 else ''}",
             node.span,
             hint="Fashion-MNIST images are 'input: [1, 28, 28]'",
+            code="NS209",
         )
     dims = []
     for i, item in enumerate(items):
@@ -227,12 +233,16 @@ def _input_shape(items: list[Located], node: Located, params: Scope) -> Shape:
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int):
             raise SchemaError(
-                f"spec: 'input' sizes must be integers, got {describe(value)}", item.span
+                f"spec: 'input' sizes must be integers, got {describe(value)}",
+                item.span,
+                code="NS209",
             )
         limit = MAX_INPUT_SIDE if i > 0 else 1 << 20
         if not 1 <= value <= limit:
             raise SchemaError(
-                f"spec: 'input' sizes must be between 1 and {limit}, got {value}", item.span
+                f"spec: 'input' sizes must be between 1 and {limit}, got {value}",
+                item.span,
+                code="NS204",
             )
         dims.append(value)
     return tuple(dims)
@@ -273,9 +283,10 @@ class _LayerContext:
         hint: str | None = None,
         at: Span | None = None,
         notes: Sequence[tuple[str, Span | None]] = (),
+        code: str | None = None,
     ) -> NoReturn:
         span = at or (self.where(field) if field is not None else self.span)
-        raise ShapeError(f"{self.kind}: {message}", span, hint, notes=list(notes))
+        raise ShapeError(f"{self.kind}: {message}", span, hint, notes=list(notes), code=code)
 
     def came_from(self) -> str:
         return self.producer
@@ -337,7 +348,7 @@ class _Compiler:
                 + ", ".join(known)
                 + (f"; blocks of this spec: {', '.join(users)}" if users else "")
             )
-            raise SchemaError(f"unknown layer kind '{kind}'", span, hint)
+            raise SchemaError(f"unknown layer kind '{kind}'", span, hint, code="NS205")
         if not isinstance(written.value, dict):
             written = self._shorthand(kind, block, written)
         owner = f"{kind} (expanded from the block at this line)" if layer.borrowed else kind
@@ -372,11 +383,13 @@ class _Compiler:
                 else "a layer cannot be an empty mapping",
                 layer.span,
                 hint or "write '- kind: {field: value, ...}' or just '- kind'",
+                code="NS206",
             )
         raise SchemaError(
             f"a layer must be a kind such as 'relu' or a mapping such as "
             f"'conv: {{out: 64}}', not {describe(layer.plain())}",
             layer.span,
+            code="NS206",
         )
 
     @staticmethod
@@ -391,6 +404,7 @@ class _Compiler:
             f"{kind}: its fields must be a mapping such as "
             f"'{block.example}', not {describe(written.plain())}",
             written.span,
+            code="NS206",
         )
 
     def sequence(
@@ -442,6 +456,7 @@ class _Compiler:
             raise ShapeError(
                 f"the network has more than {MAX_MODULES} modules once its blocks are expanded",
                 entry.span,
+                code="NS406",
             )
         block = entry.block
         if isinstance(block, UserBlock):
@@ -451,7 +466,8 @@ class _Compiler:
         if numel(result.out_shape) > MAX_ACTIVATION:
             ctx.fail(
                 f"output {format_shape(result.out_shape)} is too large "
-                f"(more than {MAX_ACTIVATION} elements per sample)"
+                f"(more than {MAX_ACTIVATION} elements per sample)",
+                code="NS406",
             )
         return _node(entry, block, name, module_path, in_shape, result)
 
@@ -478,6 +494,7 @@ class _Compiler:
                 entry.span,
                 "a block cannot contain itself, directly or through other blocks",
                 notes=[(f"block '{block.kind}' is defined here", block.span)],
+                code="NS213",
             )
         try:
             scope = block.bind(entry.args, in_shape)
@@ -534,6 +551,7 @@ def _duplicate_names(validated: list[_Validated]) -> list[Diagnostic]:
                     f"duplicate module name '{name}' in the same sequence",
                     entry.span,
                     notes=[("first used here", seen[name])],
+                    code="NS207",
                 )
             )
         seen[name] = entry.span

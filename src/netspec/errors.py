@@ -9,11 +9,16 @@ How the CLI ends on an error is data too: each class states its exit status
 (:attr:`NetspecError.exit_status`) and what introduces a message that has no place in a
 spec to point at (:attr:`NetspecError.prefix`). ``netspec.cli.main`` is the one place that
 renders an error and exits; no command catches errors to print them itself.
+
+Every diagnostic has a stable code (``NS203``) that tools can filter on: the raise site
+names it (``SchemaError(message, span, code="NS203")``); a diagnostic raised without one
+takes its class's :attr:`NetspecError.default_code` (``NS200`` for a schema error), so a
+new message always has a code of its stage. ``docs/errors.md`` lists the codes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
 #: What introduces an error without a location: the program (``netspec: error: …``), the
@@ -49,6 +54,19 @@ class Span:
     def __str__(self) -> str:
         return f"{self.source.name}:{self.line}:{self.col}"
 
+    def width(self) -> int:
+        """How many characters the caret covers: ``length``, cut at the end of the line.
+
+        The text renderer draws this many; the JSON and SARIF reports give the same end.
+        """
+        shown = self.source.line(self.line).rstrip("\n")
+        return max(1, min(self.length, max(1, len(shown) - self.col + 1)))
+
+    @property
+    def end_col(self) -> int:
+        """The column just past the caret (exclusive), on :attr:`line`."""
+        return self.col + self.width()
+
 
 @dataclass
 class Diagnostic:
@@ -58,6 +76,9 @@ class Diagnostic:
     span: Span | None = None
     hint: str | None = None
     notes: list[tuple[str, Span | None]] = field(default_factory=list)
+    #: The stable code of this kind of mistake (``NS203``); None until the error that
+    #: carries the diagnostic is made, which gives it its class's default code.
+    code: str | None = None
 
     def render(self, program: str = "netspec") -> str:
         """Format like a compiler: location, message, quoted line with a caret, hints.
@@ -87,8 +108,7 @@ def _quote(span: Span) -> list[str]:
     gutter = f"{span.line:>5} | "
     # Tabs are rendered as single spaces so that the caret column stays aligned.
     shown = text.replace("\t", " ")
-    width = max(1, min(span.length, max(1, len(shown) - span.col + 1)))
-    caret = " " * (len(gutter) - 2) + "| " + " " * (span.col - 1) + "^" + "~" * (width - 1)
+    caret = " " * (len(gutter) - 2) + "| " + " " * (span.col - 1) + "^" + "~" * (span.width() - 1)
     return [gutter + shown, caret]
 
 
@@ -105,6 +125,8 @@ class NetspecError(Exception):
     exit_status: ClassVar[int] = 1
     #: What introduces the message when the error has no location (see :data:`Prefix`).
     prefix: ClassVar[Prefix] = "program"
+    #: The code of a diagnostic raised without one: the stage's ``NS_00`` (see docs/errors.md).
+    default_code: ClassVar[str] = "NS000"
 
     def __init__(
         self,
@@ -114,12 +136,15 @@ class NetspecError(Exception):
         *,
         diagnostics: list[Diagnostic] | None = None,
         notes: list[tuple[str, Span | None]] | None = None,
+        code: str | None = None,
     ) -> None:
         if diagnostics is None:
             if message is None:
                 raise ValueError("a NetspecError needs a message or diagnostics")
-            diagnostics = [Diagnostic(message, span, hint, list(notes or []))]
-        self.diagnostics = diagnostics
+            diagnostics = [Diagnostic(message, span, hint, list(notes or []), code)]
+        self.diagnostics = [
+            d if d.code else replace(d, code=self.default_code) for d in diagnostics
+        ]
         super().__init__(self.render())
 
     @property
@@ -134,6 +159,11 @@ class NetspecError(Exception):
     @property
     def span(self) -> Span | None:
         return self.first.span
+
+    @property
+    def code(self) -> str | None:
+        """The first diagnostic's code (``NS203``)."""
+        return self.first.code
 
     @property
     def line(self) -> int | None:
@@ -175,48 +205,56 @@ class SourceError(NetspecError):
     """The file cannot be read as a YAML/JSON mapping (missing, binary, syntax, tags...)."""
 
     stage = "source"
+    default_code = "NS100"
 
 
 class SchemaError(NetspecError):
     """The document is well-formed but does not follow the spec language."""
 
     stage = "schema"
+    default_code = "NS200"
 
 
 class ExpressionError(NetspecError):
     """A parameter expression is malformed, refers to an unknown name, or overflows."""
 
     stage = "expressions"
+    default_code = "NS300"
 
 
 class ShapeError(NetspecError):
     """Shapes do not work out: a feature map shrinks away, channels disagree, and so on."""
 
     stage = "shapes"
+    default_code = "NS400"
 
 
 class BuildError(NetspecError):
     """Building the torch module failed for a reason the spec author can fix."""
 
     stage = "build"
+    default_code = "NS500"
 
 
 class ExportError(NetspecError):
     """An artifact could not be written or did not verify against the eager model."""
 
     stage = "export"
+    default_code = "NS600"
 
 
 class ArtifactError(NetspecError):
     """A file given as an artifact is missing, unreadable, or not one netspec wrote."""
 
     stage = "artifact"
+    default_code = "NS610"
 
 
 class InputError(NetspecError):
     """An input to ``predict`` cannot be used: missing, not an image, the wrong size."""
 
     stage = "input"
+    default_code = "NS700"
 
 
 class UsageError(NetspecError):
@@ -225,12 +263,14 @@ class UsageError(NetspecError):
     stage = "usage"
     exit_status = 2
     prefix = "command"
+    default_code = "NS900"
 
 
 class DeviceError(NetspecError):
     """A device that is not one, or that this machine does not have (``--device``)."""
 
     stage = "device"
+    default_code = "NS720"
 
     def __init__(self, request: str, reason: str) -> None:
         #: What the user wrote (``cuda:7``) and what is wrong with it, for callers that
@@ -245,6 +285,7 @@ class DataError(NetspecError):
 
     stage = "data"
     prefix = "none"
+    default_code = "NS710"
 
 
 def did_you_mean(name: str, candidates: list[str] | tuple[str, ...]) -> str | None:

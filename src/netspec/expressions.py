@@ -54,6 +54,8 @@ class ExpressionProblem(Exception):
     offset: int = 0
     length: int = 1
     hint: str | None = None
+    #: The stable code of this kind of problem (NS3xx, listed in docs/errors.md).
+    code: str = "NS300"
 
 
 class Scope:
@@ -92,12 +94,14 @@ NO_NAMES = Scope()
 def evaluate(text: str, params: Mapping[str, Value]) -> Value:
     """Evaluate ``text`` with ``params`` in scope; raise :class:`ExpressionProblem`."""
     if len(text) > MAX_EXPRESSION_CHARS:
-        raise ExpressionProblem(f"expression is too long (limit {MAX_EXPRESSION_CHARS} chars)")
+        raise ExpressionProblem(
+            f"expression is too long (limit {MAX_EXPRESSION_CHARS} chars)", code="NS305"
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         offset = max(0, (exc.offset or 1) - 1)
-        raise ExpressionProblem(f"invalid expression '{text}'", offset) from None
+        raise ExpressionProblem(f"invalid expression '{text}'", offset, code="NS301") from None
     lead = len(text) - len(text.lstrip())
     return _Evaluator(params, lead).visit(tree.body)
 
@@ -107,36 +111,45 @@ class _Evaluator:
         self.params = params
         self.lead = lead
 
-    def problem(self, node: ast.AST, message: str, hint: str | None = None) -> ExpressionProblem:
+    def problem(
+        self, node: ast.AST, message: str, hint: str | None = None, *, code: str
+    ) -> ExpressionProblem:
         start = getattr(node, "col_offset", 0) + self.lead
         end = getattr(node, "end_col_offset", None)
         length = max(1, (end + self.lead - start) if end is not None else 1)
-        return ExpressionProblem(message, start, length, hint)
+        return ExpressionProblem(message, start, length, hint, code)
 
     def check(self, node: ast.AST, value: Number) -> Number:
         if isinstance(value, float) and not math.isfinite(value):
-            raise self.problem(node, "expression result is not a finite number")
+            raise self.problem(node, "expression result is not a finite number", code="NS305")
         if abs(value) > MAX_MAGNITUDE:
-            raise self.problem(node, f"number is too large (limit {MAX_MAGNITUDE:.0e})")
+            raise self.problem(
+                node, f"number is too large (limit {MAX_MAGNITUDE:.0e})", code="NS305"
+            )
         return value
 
     def number(self, node: ast.AST) -> Number:
         """Evaluate ``node`` where arithmetic needs a number, naming what it is otherwise."""
         value = self.visit(node)
         if isinstance(value, bool):
-            raise self.problem(node, f"'{ast.unparse(node)}' is true or false, not a number")
+            raise self.problem(
+                node, f"'{ast.unparse(node)}' is true or false, not a number", code="NS306"
+            )
         if isinstance(value, tuple):
             raise self.problem(
                 node,
                 f"'{ast.unparse(node)}' is a list of integers, not a number",
                 f"pick one item, e.g. {ast.unparse(node)}[0]",
+                code="NS306",
             )
         return value
 
     def visit(self, node: ast.AST) -> Value:
         if isinstance(node, ast.Constant):
             if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
-                raise self.problem(node, f"only numbers are allowed, not {node.value!r}")
+                raise self.problem(
+                    node, f"only numbers are allowed, not {node.value!r}", code="NS304"
+                )
             return self.check(node, node.value)
         if isinstance(node, ast.Name):
             if node.id not in self.params:
@@ -146,7 +159,7 @@ class _Evaluator:
                 hint = did_you_mean(node.id, known) or (
                     f"defined params: {', '.join(known)}" if known else "the spec defines no params"
                 )
-                raise self.problem(node, f"undefined param '{node.id}'", hint)
+                raise self.problem(node, f"undefined param '{node.id}'", hint, code="NS302")
             return self.params[node.id]
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
             value = self.number(node.operand)
@@ -157,42 +170,48 @@ class _Evaluator:
             left = self.number(node.left)
             right = self.number(node.right)
             if isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
-                raise self.problem(node, "division by zero")
+                raise self.problem(node, "division by zero", code="NS303")
             if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT:
-                raise self.problem(node, f"exponent is too large (limit {MAX_EXPONENT})")
+                raise self.problem(
+                    node, f"exponent is too large (limit {MAX_EXPONENT})", code="NS305"
+                )
             if isinstance(node.op, ast.Pow) and left == 0 and right < 0:
-                raise self.problem(node, "division by zero")
+                raise self.problem(node, "division by zero", code="NS303")
             try:
                 result = _BINARY[type(node.op)](left, right)
             except (OverflowError, ZeroDivisionError, ValueError) as exc:
-                raise self.problem(node, f"arithmetic error: {exc}") from None
+                raise self.problem(node, f"arithmetic error: {exc}", code="NS305") from None
             if isinstance(result, complex):
-                raise self.problem(node, "result is not a real number")
+                raise self.problem(node, "result is not a real number", code="NS305")
             return self.check(node, result)
         if isinstance(node, ast.Call):
             name = node.func.id if isinstance(node.func, ast.Name) else None
             if name not in _FUNCTIONS or node.keywords or not node.args:
                 raise self.problem(
-                    node, "only min(...) and max(...) may be called in an expression"
+                    node, "only min(...) and max(...) may be called in an expression", code="NS304"
                 )
             return self.check(node, _FUNCTIONS[name](self.number(a) for a in node.args))
         raise self.problem(
             node,
             f"'{ast.unparse(node)}' is not allowed in an expression",
             "expressions may use numbers, params, + - * / // % **, min() and max()",
+            code="NS304",
         )
 
     def subscript(self, node: ast.Subscript) -> int:
         """``c2[0]``: one item of a list-valued param, with the index checked."""
         items = self.visit(node.value)
         if not isinstance(items, tuple):
-            raise self.problem(node.value, f"'{ast.unparse(node.value)}' is not a list")
+            raise self.problem(
+                node.value, f"'{ast.unparse(node.value)}' is not a list", code="NS306"
+            )
         index = self.number(node.slice)
         if isinstance(index, float) or not -len(items) <= index < len(items):
             raise self.problem(
                 node.slice,
                 f"index {ast.unparse(node.slice)} is out of range: "
                 f"'{ast.unparse(node.value)}' has {len(items)} items",
+                code="NS306",
             )
         return items[int(index)]
 

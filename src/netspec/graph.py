@@ -45,6 +45,7 @@ class GraphError(NetspecError):
     """A picture cannot be rendered: Graphviz's ``dot`` is missing or failed."""
 
     stage = "graph"
+    default_code = "NS620"
 
 
 @dataclass

@@ -46,8 +46,12 @@ class ShapeContext(Protocol):
         hint: str | None = None,
         at: Span | None = None,
         notes: Sequence[tuple[str, Span | None]] = (),
+        code: str | None = None,
     ) -> NoReturn:
-        """Raise a shape error about this layer, located at one of its fields or at ``at``."""
+        """Raise a shape error about this layer, located at one of its fields or at ``at``.
+
+        ``code`` is the message's stable code (``NS401``); without one it is ``NS400``.
+        """
         ...
 
     def came_from(self) -> str:

@@ -166,14 +166,15 @@ def read_path(path: str | Path) -> Document:
     p = Path(path)
     shown = str(path)
     if not p.exists():
-        raise SourceError(f"spec file not found: {shown}")
+        raise SourceError(f"spec file not found: {shown}", code="NS101")
     if p.is_dir():
-        raise SourceError(f"spec path is a directory, not a file: {shown}")
+        raise SourceError(f"spec path is a directory, not a file: {shown}", code="NS101")
     size = p.stat().st_size
     if size > MAX_FILE_BYTES:
         raise SourceError(
             f"spec file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})",
             Span(SourceText(shown, ""), 1, 1),
+            code="NS102",
         )
     raw = p.read_bytes()
     doc = read_bytes(raw, name=shown, json_format=p.suffix.lower() == ".json")
@@ -187,13 +188,17 @@ def read_bytes(raw: bytes, *, name: str = "<spec>", json_format: bool = False) -
     nul = raw.find(b"\x00")
     if nul >= 0:
         raise SourceError(
-            f"spec file is binary, not text (NUL byte at offset {nul})", Span(empty, 1, 1)
+            f"spec file is binary, not text (NUL byte at offset {nul})",
+            Span(empty, 1, 1),
+            code="NS103",
         )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SourceError(
-            f"spec file is not UTF-8 text (invalid byte at offset {exc.start})", Span(empty, 1, 1)
+            f"spec file is not UTF-8 text (invalid byte at offset {exc.start})",
+            Span(empty, 1, 1),
+            code="NS103",
         ) from None
     return read_text(text, name=name, json_format=json_format)
 
@@ -203,13 +208,16 @@ def read_text(text: str, *, name: str = "<spec>", json_format: bool = False) -> 
     source = SourceText(name, text)
     if len(text.encode("utf-8")) > MAX_FILE_BYTES:
         raise SourceError(
-            f"spec is too large (the limit is {MAX_FILE_BYTES} bytes)", Span(source, 1, 1)
+            f"spec is too large (the limit is {MAX_FILE_BYTES} bytes)",
+            Span(source, 1, 1),
+            code="NS102",
         )
     if not text.strip() or _only_comments(text):
         raise SourceError(
             "spec file is empty",
             Span(source, 1, 1),
             hint="a spec needs at least 'name', 'input' and 'layers'",
+            code="NS104",
         )
     _check_flow_depth(text, source)
     if json_format:
@@ -220,7 +228,9 @@ def read_text(text: str, *, name: str = "<spec>", json_format: bool = False) -> 
     if not isinstance(root.value, dict):
         kind = _describe(root.plain())
         raise SourceError(
-            f"a spec must be a mapping with 'name', 'input' and 'layers', not {kind}", root.span
+            f"a spec must be a mapping with 'name', 'input' and 'layers', not {kind}",
+            root.span,
+            code="NS110",
         )
     return Document(root, source)
 
@@ -254,6 +264,7 @@ def _check_flow_depth(text: str, source: SourceText) -> None:
                 raise SourceError(
                     f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)",
                     Span(source, line, col),
+                    code="NS102",
                 )
         elif char in "]}":
             depth = max(0, depth - 1)
@@ -269,12 +280,16 @@ def _check_json_syntax(text: str, source: SourceText) -> None:
     try:
         json.loads(text, object_pairs_hook=_refuse_duplicate_json_keys)
     except json.JSONDecodeError as exc:
-        raise SourceError(f"invalid JSON: {exc.msg}", Span(source, exc.lineno, exc.colno)) from None
+        span = Span(source, exc.lineno, exc.colno)
+        raise SourceError(f"invalid JSON: {exc.msg}", span, code="NS106") from None
     except _DuplicateKey as exc:
-        raise SourceError(f"duplicate key '{exc.args[0]}'", Span(source, 1, 1)) from None
+        span = Span(source, 1, 1)
+        raise SourceError(f"duplicate key '{exc.args[0]}'", span, code="NS107") from None
     except RecursionError:
         raise SourceError(
-            f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)", Span(source, 1, 1)
+            f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)",
+            Span(source, 1, 1),
+            code="NS102",
         ) from None
 
 
@@ -303,8 +318,10 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "malformed document"
+        code = "NS106" if fmt == "JSON" else "NS105"
         if "duplicate key" in str(problem) or "duplicate key" in str(exc):
             problem = _duplicate_key_problem(exc)
+            code = "NS107"
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
         notes: list[tuple[str, Span | None]] = []
         context = exc.context_mark
@@ -314,18 +331,23 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
                 # The problem was found at the end of the file, where there is nothing to
                 # quote: point at what was left open instead.
                 raise SourceError(
-                    f"invalid {fmt}: {problem} ({exc.context} that starts here)", context_span
+                    f"invalid {fmt}: {problem} ({exc.context} that starts here)",
+                    context_span,
+                    code=code,
                 ) from None
             notes.append((exc.context, context_span))
         raise SourceError(
-            f"invalid {fmt}: {problem}", Span(source, line, col), notes=notes
+            f"invalid {fmt}: {problem}", Span(source, line, col), notes=notes, code=code
         ) from None
     except RecursionError:
         raise SourceError(
-            f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)", Span(source, 1, 1)
+            f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)",
+            Span(source, 1, 1),
+            code="NS102",
         ) from None
     except YAMLError as exc:
-        raise SourceError(f"invalid {fmt}: {exc}", Span(source, 1, 1)) from None
+        code = "NS106" if fmt == "JSON" else "NS105"
+        raise SourceError(f"invalid {fmt}: {exc}", Span(source, 1, 1), code=code) from None
 
 
 def _duplicate_key_problem(exc: Exception) -> str:
@@ -377,6 +399,7 @@ def _locate(node: Any, where: Located, *, depth: int, budget: list[int]) -> Loca
             f"unsupported YAML value of type '{type(node).__name__}': use numbers, strings, "
             "lists and mappings",
             where.span,
+            code="NS109",
         )
     return where
 
@@ -388,10 +411,13 @@ def _refuse_exotic(node: Any, where: Located, depth: int, budget: list[int]) -> 
         raise SourceError(
             f"spec has too many nodes (more than {MAX_NODES}, counting alias expansions)",
             where.span,
+            code="NS102",
         )
     if depth > MAX_DEPTH:
         raise SourceError(
-            f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)", where.span
+            f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)",
+            where.span,
+            code="NS102",
         )
     tag = getattr(getattr(node, "tag", None), "value", None)
     if tag is not None:
@@ -400,6 +426,7 @@ def _refuse_exotic(node: Any, where: Located, depth: int, budget: list[int]) -> 
             f"YAML tag '{shown}' is not allowed: specs are plain data",
             where.span,
             hint="remove the tag; netspec never constructs objects from tags",
+            code="NS108",
         )
 
 
@@ -411,7 +438,9 @@ def _locate_mapping(
     for key in node:
         if not isinstance(key, str):
             raise SourceError(
-                f"mapping keys must be strings, not {_describe(_plainish(key))}", where.span
+                f"mapping keys must be strings, not {_describe(_plainish(key))}",
+                where.span,
+                code="NS109",
             )
         (kl, kc), (vl, vc) = node.lc.key(key), node.lc.value(key)
         child = Located(None, source, vl + 1, vc + 1, (kl + 1, kc + 1), key)
@@ -445,7 +474,8 @@ def from_mapping(data: dict[str, Any], name: str = "<dict>") -> Document:
 
     if not isinstance(data, dict):
         raise SourceError(
-            f"a spec must be a mapping with 'name', 'input' and 'layers', not {_describe(data)}"
+            f"a spec must be a mapping with 'name', 'input' and 'layers', not {_describe(data)}",
+            code="NS110",
         )
     yaml = YAML(typ="safe", pure=True)
     yaml.default_flow_style = None
@@ -453,5 +483,7 @@ def from_mapping(data: dict[str, Any], name: str = "<dict>") -> Document:
     try:
         yaml.dump(json.loads(json.dumps(data)), buffer)
     except (TypeError, ValueError) as exc:
-        raise SourceError(f"spec dict holds a value that is not plain data: {exc}") from None
+        raise SourceError(
+            f"spec dict holds a value that is not plain data: {exc}", code="NS109"
+        ) from None
     return read_text(buffer.getvalue(), name=name)

@@ -29,7 +29,7 @@ compiler expands them (see ``_Compiler.expand``), in the scope :meth:`UserBlock.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from . import blocks
-from .errors import Diagnostic, NetspecError, SchemaError, Span, did_you_mean
+from .errors import NetspecError, SchemaError, Span, did_you_mean
 from .expressions import MAX_MAGNITUDE, Scope, Value
 from .schema import (
     MAX_SIZE,
@@ -221,8 +221,7 @@ class UserBlock:
         """A use-site error with a note at what it is about: a param, or the block."""
         return SchemaError(
             diagnostics=[
-                Diagnostic(d.message, d.span, d.hint, [*d.notes, self.note_for(d.message)])
-                for d in exc.diagnostics
+                replace(d, notes=[*d.notes, self.note_for(d.message)]) for d in exc.diagnostics
             ]
         )
 
@@ -239,9 +238,7 @@ class UserBlocks:
 
 def with_note(exc: NetspecError, note: str, span: Span | None) -> NetspecError:
     """The same error with ``note`` appended to each diagnostic (a use site, an import)."""
-    diagnostics = [
-        Diagnostic(d.message, d.span, d.hint, [*d.notes, (note, span)]) for d in exc.diagnostics
-    ]
+    diagnostics = [replace(d, notes=[*d.notes, (note, span)]) for d in exc.diagnostics]
     return type(exc)(diagnostics=diagnostics)
 
 
@@ -281,9 +278,12 @@ class _Loader:
                 f"imports: '{relative}' is an absolute path",
                 span,
                 "imports are relative to the importing file, so specs can move together",
+                code="NS214",
             )
         if Path(relative).suffix.lower() not in (".yaml", ".yml", ".json"):
-            raise SchemaError(f"imports: '{relative}' is not a .yaml, .yml or .json file", span)
+            raise SchemaError(
+                f"imports: '{relative}' is not a .yaml, .yml or .json file", span, code="NS214"
+            )
         base = doc.path.parent if doc.path is not None else Path()
         shown = Path(os.path.normpath(base / relative))
         target = shown.resolve()
@@ -294,6 +294,7 @@ class _Loader:
                 "import cycle: " + " -> ".join([*names, str(shown)]),
                 span,
                 "move the blocks both files need into a third file that both import",
+                code="NS215",
             )
         if target in self.loaded:
             return
@@ -302,9 +303,12 @@ class _Loader:
                 f"imported file not found: '{relative}'",
                 span,
                 f"imports are relative to the importing file; looked for {shown}",
+                code="NS214",
             )
         if len(self.loaded) >= MAX_IMPORTS:
-            raise SchemaError(f"too many imported files (the limit is {MAX_IMPORTS})", span)
+            raise SchemaError(
+                f"too many imported files (the limit is {MAX_IMPORTS})", span, code="NS214"
+            )
         self.loaded.add(target)
         try:
             child = read_path(shown)
@@ -318,19 +322,23 @@ class _Loader:
         span = node.key_span()
         if not is_identifier(name):
             raise SchemaError(
-                f"blocks: '{name}' is not a valid block name (letters, digits, _)", span
+                f"blocks: '{name}' is not a valid block name (letters, digits, _)",
+                span,
+                code="NS211",
             )
         if blocks.lookup(name) is not None:
             raise SchemaError(
                 f"blocks: '{name}' is a built-in kind; a user block cannot replace it",
                 span,
                 f"give the block another name, e.g. 'my_{name}'",
+                code="NS211",
             )
         if name in self.found.blocks:
             raise SchemaError(
                 f"blocks: '{name}' is defined twice",
                 span,
                 notes=[("first defined here", self.found.blocks[name].span)],
+                code="NS211",
             )
         if isinstance(node.value, list):  # 'name: [layers]': a block without params
             node = node.with_value({"layers": node})
@@ -360,7 +368,9 @@ def _param(block: str, name: str, node: Located) -> Param:
     owner = f"block '{block}'"
     if not is_identifier(name):
         raise SchemaError(
-            f"{owner}: '{name}' is not a valid param name (letters, digits, _)", node.key_span()
+            f"{owner}: '{name}' is not a valid param name (letters, digits, _)",
+            node.key_span(),
+            code="NS212",
         )
     if name in RESERVED:
         raise SchemaError(
@@ -368,6 +378,7 @@ def _param(block: str, name: str, node: Located) -> Param:
             node.key_span(),
             "'name' names the module; in_channels, in_height and in_width are the block's "
             "input sizes, always in scope",
+            code="NS212",
         )
     param = _declaration(owner, name, node)
     if not param.required and not _has_expression(param.default.plain()):
@@ -386,6 +397,7 @@ def _declaration(owner: str, name: str, node: Located) -> Param:
                 did_you_mean(raw, PARAM_TYPES)
                 or "write int, float, bool or ints; for an expression default write "
                 f"'{name}: {{type: int, default: {raw}}}'",
+                code="NS212",
             )
         return Param(name, raw, _REQUIRED, None, None, None, node.key_span())
     if isinstance(raw, dict):
@@ -394,7 +406,9 @@ def _declaration(owner: str, name: str, node: Located) -> Param:
         given = spec.default is not None and spec.default.value is not None
         if spec.type is None and not given:
             raise SchemaError(
-                f"{owner}: param '{name}' needs a 'type' or a 'default'", node.key_span()
+                f"{owner}: param '{name}' needs a 'type' or a 'default'",
+                node.key_span(),
+                code="NS212",
             )
         kind = spec.type or _type_of_default(owner, name, spec.default)
         default = spec.default if given else _REQUIRED
@@ -404,6 +418,7 @@ def _declaration(owner: str, name: str, node: Located) -> Param:
             f"{owner}: param '{name}' needs a type or a default",
             node.key_span(),
             f"write '{name}: int' (required) or '{name}: 1' (default 1)",
+            code="NS212",
         )
     kind = _type_of_default(owner, name, node)
     return Param(name, kind, node, None, None, None, node.key_span())
@@ -418,6 +433,7 @@ def _type_of_default(owner: str, name: str, default: Located) -> str:
             f"list of integers, got {describe(default.plain())}",
             default.span,
             f"for an expression default write '{name}: {{type: int, default: ...}}'",
+            code="NS212",
         )
     return kind
 

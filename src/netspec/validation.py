@@ -80,13 +80,15 @@ def validate_value(
     value = _prepare(_plan(annotation), node, scope, (), problems)
     if problems:
         first = problems[0]
-        raise SchemaError(f"{lead}: {first.problem.message}", first.span, first.problem.hint)
+        problem = first.problem
+        raise SchemaError(f"{lead}: {problem.message}", first.span, problem.hint, code=problem.code)
     try:
         return adapter.validate_python(value)
     except ValidationError as exc:
         error = exc.errors(include_url=False)[0]
         where = _written(node, error)
-        raise SchemaError(f"{lead} {_value_message(error, where)}", where.span) from None
+        message = f"{lead} {_value_message(error, where)}"
+        raise SchemaError(message, where.span, code=_value_code(error["type"])) from None
 
 
 def expression_span(span: Span, offset: int, length: int) -> Span:
@@ -264,7 +266,8 @@ def _one(node: Located, scope: Scope, loc: Loc, out: list[_Problem]) -> Any:
 
 def _expression_diagnostic(owner: str, p: _Problem) -> Diagnostic:
     field = ".".join(str(step) for step in p.loc)
-    return Diagnostic(f"{owner}: '{field}': {p.problem.message}", p.span, p.problem.hint or None)
+    message = f"{owner}: '{field}': {p.problem.message}"
+    return Diagnostic(message, p.span, p.problem.hint or None, code=p.problem.code)
 
 
 def _explained(error: Any, problems: list[_Problem]) -> bool:
@@ -299,15 +302,40 @@ def _pydantic_diagnostics(
             hint = did_you_mean(key, fields) or (
                 f"{owner} accepts: {', '.join(fields)}" if fields else None
             )
-            diagnostic = Diagnostic(f"{owner}: unknown key '{key}'", base.key_span(loc), hint)
+            message = f"{owner}: unknown key '{key}'"
+            diagnostic = Diagnostic(message, base.key_span(loc), hint, code="NS201")
         elif kind == "missing":
-            diagnostic = Diagnostic(f"{owner}: missing required field '{field}'", base.key_span())
+            message = f"{owner}: missing required field '{field}'"
+            diagnostic = Diagnostic(message, base.key_span(), code="NS202")
         else:
             where = _written(base.at(loc), error)
             message = f"{owner}: '{field}' {_value_message(error, where)}"
-            diagnostic = Diagnostic(message, where.span)
+            diagnostic = Diagnostic(message, where.span, code=_value_code(kind))
         ranked.append((rank, diagnostic))
     return ranked
+
+
+#: pydantic's (and netspec's) error types for a value of the right type out of its range.
+_OUT_OF_RANGE = frozenset(
+    {
+        "too_small",
+        "too_large",
+        "netspec_range",
+        "greater_than",
+        "greater_than_equal",
+        "less_than",
+        "less_than_equal",
+        "string_too_short",
+        "string_too_long",
+        "too_short",
+        "too_long",
+    }
+)
+
+
+def _value_code(kind: str) -> str:
+    """NS204 for a value out of its range, NS203 for any other value that does not fit."""
+    return "NS204" if kind in _OUT_OF_RANGE else "NS203"
 
 
 def _written(node: Located, error: Any) -> Located:

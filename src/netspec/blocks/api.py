@@ -88,6 +88,7 @@ def require_image(ctx: ShapeContext, shape: Shape) -> tuple[int, int, int]:
             f"needs a (C, H, W) input but gets the flat shape {format_shape(shape)} "
             f"{ctx.came_from()}",
             hint="image layers must come before 'flatten'",
+            code="NS403",
         )
     c, h, w = shape
     return c, h, w
@@ -103,6 +104,7 @@ def require_stated(
             f"{ctx.came_from()} has {actual}",
             field=field,
             hint=f"remove '{field}' (netspec infers it) or fix the layers before this one",
+            code="NS402",
         )
 
 
@@ -114,6 +116,7 @@ def require_positive(ctx: ShapeContext, shape: Shape, out_hw: tuple[int, int], w
             f"the output would be {out_hw[0]}x{out_hw[1]}",
             field="kernel",
             hint="use a smaller kernel or stride, more padding, or a larger input",
+            code="NS401",
         )
 
 

@@ -57,14 +57,15 @@ class Conv(LayerArgs):
         require_stated(ctx, self.in_channels, c, "input channels", shape)
         if self.padding == "same":
             if self.stride != (1, 1):
-                ctx.fail("padding 'same' needs stride 1", field="padding")
+                ctx.fail("padding 'same' needs stride 1", field="padding", code="NS405")
             if any((self.dilation[i] * (self.kernel[i] - 1)) % 2 for i in range(2)):
-                ctx.fail("padding 'same' needs an odd kernel", field="padding")
+                ctx.fail("padding 'same' needs an odd kernel", field="padding", code="NS405")
         if c % self.groups or self.out % self.groups:
             ctx.fail(
                 f"groups={self.groups} must divide both the input channels ({c}) and "
                 f"'out' ({self.out})",
                 field="groups",
+                code="NS405",
             )
         pad = self.explicit_padding()
         oh = conv_out(h, self.kernel[0], self.stride[0], pad[0], self.dilation[0])

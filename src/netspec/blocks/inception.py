@@ -73,6 +73,7 @@ class Inception(LayerArgs):
                     f"{format_shape(node.out_shape)} (height and width must match)",
                     field={"p2": "k2", "p3": "k3"}.get(branch),
                     hint="use odd kernels k2/k3 so that padding k // 2 keeps the size",
+                    code="NS404",
                 )
         channels = sum(node.out_shape[0] for node in ends.values())
         return Inferred.of(

@@ -39,6 +39,7 @@ class Linear(LayerArgs):
             ctx.fail(
                 f"needs a flat input but gets {format_shape(shape)} {ctx.came_from()}",
                 hint="add '- flatten' before this layer",
+                code="NS403",
             )
         (features,) = shape
         require_stated(ctx, self.in_features, features, "input features", shape)

@@ -153,6 +153,7 @@ def _check_names(branches: list[list[Node]]) -> None:
                         "layers of all branches become children of the merge module; "
                         "give them different names",
                         [("first used here", seen[node.name].span)],
+                        code="NS207",
                     )
                 ]
             )
@@ -190,4 +191,5 @@ def _mismatch(
         at=here,
         hint=hint,
         notes=[(f"branch {ref + 1} is here", there)],
+        code="NS404",
     )

@@ -40,7 +40,7 @@ class Pool(LayerArgs):
     def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
         c, h, w = require_image(ctx, shape)
         if any(self.padding[i] * 2 > self.kernel[i] for i in range(2)):
-            ctx.fail("padding must be at most half the kernel size", field="padding")
+            ctx.fail("padding must be at most half the kernel size", field="padding", code="NS405")
         stride = self.strides()
         oh = pool_out(h, self.kernel[0], stride[0], self.padding[0], ceil_mode=self.ceil_mode)
         ow = pool_out(w, self.kernel[1], stride[1], self.padding[1], ceil_mode=self.ceil_mode)

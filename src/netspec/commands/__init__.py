@@ -7,4 +7,14 @@ inside ``run``, and ``netspec check`` never pays for (or depends on) torch. Comm
 """
 
 #: Commands in the order ``netspec --help`` lists them.
-COMMANDS = ("check", "summary", "build", "predict", "graph", "schema", "train", "eval")
+COMMANDS = (
+    "check",
+    "summary",
+    "build",
+    "predict",
+    "graph",
+    "schema",
+    "train",
+    "eval",
+    "completion",
+)

@@ -9,13 +9,20 @@ from ..expressions import ExpressionProblem, Number, parse_literal
 from ..spec import Spec, compile_spec
 
 
-def add_spec_arguments(parser: argparse.ArgumentParser, *, optional_because: str = "") -> None:
+def add_spec_arguments(
+    parser: argparse.ArgumentParser, *, optional_because: str = "", several: bool = False
+) -> None:
     """SPEC and ``--set NAME=VALUE`` (repeatable).
 
     ``optional_because`` makes SPEC optional and says why in the help (``train --resume``
-    reads the spec from the run directory).
+    reads the spec from the run directory); ``several`` takes one or more SPECs
+    (``netspec check specs/*.yaml``), as a list in ``args.spec``.
     """
-    if optional_because:
+    if several:
+        parser.add_argument(
+            "spec", metavar="SPEC", nargs="+", help="spec files (.yaml, .yml or .json)"
+        )
+    elif optional_because:
         parser.add_argument(
             "spec", metavar="SPEC", nargs="?",
             help=f"spec file (.yaml, .yml or .json); optional {optional_because}",
@@ -39,16 +46,16 @@ def parse_overrides(items: list[str]) -> dict[str, Number]:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name or not text.strip():
-            raise UsageError(f"--set expects NAME=VALUE, got '{item}'")
+            raise UsageError(f"--set expects NAME=VALUE, got '{item}'", code="NS902")
         try:
             values[name] = parse_literal(text)
         except ExpressionProblem as problem:
             raise UsageError(
-                f"--set {name}: value '{text}' is not a number ({problem.message})"
+                f"--set {name}: value '{text}' is not a number ({problem.message})", code="NS902"
             ) from None
     return values
 
 
-def load_spec(args: argparse.Namespace) -> Spec:
-    """Compile the command's SPEC with its ``--set`` overrides."""
-    return compile_spec(str(args.spec), parse_overrides(args.overrides))
+def load_spec(args: argparse.Namespace, path: str | None = None) -> Spec:
+    """Compile the command's SPEC (or ``path``, one of several) with its ``--set`` overrides."""
+    return compile_spec(str(path or args.spec), parse_overrides(args.overrides))

@@ -16,12 +16,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "window in pixels that one output position sees) and activation memory (its output "
         "for one sample, fp32), and the totals. No torch needed.",
         epilog="examples:\n  netspec summary specs/googlenet.yaml\n"
-        "  netspec summary specs/resnet18.yaml --json > resnet18.json",
+        "  netspec summary specs/resnet18.yaml --format json > resnet18.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_spec_arguments(parser)
     parser.add_argument(
-        "--json", action="store_true", help="print the rows and totals as JSON instead"
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default: the table) or json (the rows and totals)",
+    )
+    parser.add_argument(
+        "--json",
+        dest="format",
+        action="store_const",
+        const="json",
+        help="same as --format json",
     )
     parser.set_defaults(func=run)
 
@@ -30,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from ..summary import summary_json, summary_table
 
     spec = load_spec(args)
-    if args.json:
+    if args.format == "json":
         import json
 
         print(json.dumps(summary_json(spec), indent=2))

@@ -30,6 +30,7 @@ class CheckpointError(TrainingError):
     """A weights file is not a training checkpoint this netspec can resume from."""
 
     stage = "checkpoint"
+    default_code = "NS810"
 
 
 def save_checkpoint(path: str | os.PathLike[str], checkpoint: Mapping[str, Any]) -> None:

@@ -16,6 +16,7 @@ class TrainingError(NetspecError):
 
     stage = "train"
     prefix = "none"
+    default_code = "NS800"
 
 
 class TrainUsageError(TrainingError):
@@ -23,3 +24,4 @@ class TrainUsageError(TrainingError):
 
     stage = "usage"
     exit_status = 2
+    default_code = "NS910"

@@ -40,6 +40,8 @@ DEFAULT_RUNS_ROOT = Path("runs")
 class RunDirError(TrainUsageError):
     """A run directory is missing, incomplete, or would be overwritten."""
 
+    default_code = "NS920"
+
 
 def new_run_dir(spec_name: str, out: str | os.PathLike[str] | None) -> Path:
     """``--out`` as given, else ``runs/<spec name>-<timestamp>`` (made unique).
