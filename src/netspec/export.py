@@ -279,9 +279,10 @@ def export_model(
     time with AOTInductor for ``device``: the package runs only on machines like this one.
 
     ``precision`` below fp32 lowers the program (:data:`netspec.formats.base.PRECISIONS`):
-    int8 needs ``calibration`` images; ``evaluation`` images (default: the test split of
-    the calibration data) check that the artifact loses at most ``max_accuracy_drop``
-    points of top-1 accuracy against the fp32 model. ``opset`` is the ONNX opset to write;
+    int8 needs ``calibration`` images; ``evaluation`` images (``netspec build`` takes the
+    test split of the calibration data) check that the artifact loses at most
+    ``max_accuracy_drop`` points of top-1 accuracy against the fp32 model; without them
+    the metadata says "unverified". ``opset`` is the ONNX opset to write;
     ``dynamic_size`` exports the height and width as dynamic (networks whose shape rules
     allow it: :func:`netspec.spatial.dynamic_size_range`). ``keep_candidates``: a folder
     where ``auto`` leaves a copy of every format's artifact it timed (a benchmark re-times
