@@ -101,6 +101,7 @@ def load_artifact(
     compile: bool = False,
     require_runtime: bool = True,
     trust: bool = False,
+    measuring: bool = False,
 ) -> Artifact:
     """Open ``path`` and make it runnable on ``device``.
 
@@ -108,11 +109,14 @@ def load_artifact(
     compiled by their own runtimes; for them it changes nothing). Unless ``trust``, a file
     whose opening would run code from it — pickles, native libraries, Python source, file
     operators; :mod:`netspec.formats.safety` lists them — is refused before anything in it
-    runs (``predict --trust-artifact`` sets ``trust``).
+    runs (``predict --trust-artifact`` sets ``trust``). ``measuring`` opens it
+    to be timed against other programs (no spin-waiting runtime threads).
     """
     quiet_torch_logs()
     name, meta, spec_text, file = _recognise(ArtifactFile(Path(path)))
     target = resolve_device(device)
-    options = OpenOptions(compile=compile, require_runtime=require_runtime, trust=trust)
+    options = OpenOptions(
+        compile=compile, require_runtime=require_runtime, trust=trust, measuring=measuring
+    )
     run = FORMATS[name].open(file, target, meta, options)
     return Artifact(file.path, name, meta, spec_text, target, run)

@@ -144,20 +144,29 @@ def read_spec(source: str | Path | dict[str, Any] | Document) -> Document:
 
 
 def compile_document(
-    doc: Document, overrides: Mapping[str, Any] | None = None, variant: str | None = None
+    doc: Document,
+    overrides: Mapping[str, Any] | None = None,
+    variant: str | None = None,
+    *,
+    input_shape: Shape | None = None,
 ) -> CompiledSpec:
     """Run the schema, expression and shape stages over a loaded document.
 
     ``variant`` picks one of the spec's ``variants:``; ``overrides`` then replace param
     values (as ``--set`` does: plain values, or :class:`~netspec.params.CommandLine` texts).
+    ``input_shape`` replaces the spec's ``input`` (the shape stage asked at another image
+    size: which sizes a network accepts, :mod:`netspec.spatial`); the preprocessing stays
+    the spec's own.
     """
     root = doc.root
     header = validate(SpecHeader, root, "spec")
     assert isinstance(header, SpecHeader)
     params = _params(doc, header, overrides, variant)
     input_node = root.at(("input",))
-    input_shape = _input_shape(header.input, input_node, params)
-    preprocessing = preprocessing_of(root, params, input_shape)
+    own_shape = _input_shape(header.input, input_node, params)
+    preprocessing = preprocessing_of(root, params, own_shape)
+    if input_shape is None:
+        input_shape = own_shape
     recipe = validate(TrainRecipe, _section(root, "train"), "train")
     assert isinstance(recipe, TrainRecipe)
     weights = validate(WeightsKeys, _section(root, "weights"), "weights")

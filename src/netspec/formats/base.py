@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -27,6 +28,8 @@ from ..files import read_bounded
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+    from ..spatial import SizeRange
 
 #: Names of the extra files embedded in artifacts (zip formats hold them as files under
 #: ``extra/``; ONNX models as ``metadata_props`` entries with these keys).
@@ -44,6 +47,49 @@ Runner = Callable[["torch.Tensor"], "torch.Tensor"]
 
 
 @dataclass(frozen=True)
+class Precision:
+    """A numeric precision an artifact can compute in (a ``--precision`` value)."""
+
+    name: str
+    #: Device types it is offered for: where it has fast kernels.
+    devices: tuple[str, ...]
+    #: What ``--precision``'s help says about it.
+    summary: str
+    #: Why it is refused on the other device types (one clause).
+    elsewhere: str = ""
+
+
+#: Every precision, in ``--precision`` order. Which formats offer one is each format's
+#: :attr:`Format.precisions`; fp32 is the model's own.
+PRECISIONS: dict[str, Precision] = {
+    entry.name: entry
+    for entry in (
+        Precision("fp32", ("cpu", "cuda"), "32-bit floats, the model's own numbers (default)"),
+        Precision(
+            "bf16",
+            ("cpu", "cuda"),
+            "bfloat16 weights and activations: half the size, faster where the CPU has "
+            "AVX-512 BF16 or AMX, and on GPUs",
+        ),
+        Precision(
+            "fp16",
+            ("cuda",),
+            "float16 weights and activations, for GPUs",
+            "CPUs have no fast float16 kernels (use --precision bf16 on a CPU)",
+        ),
+        Precision(
+            "int8",
+            ("cpu",),
+            "8-bit integers, calibrated on real images (--calibrate): a quarter of the "
+            "size, the fastest on CPUs with VNNI",
+            "int8 artifacts run onnxruntime's and oneDNN's CPU kernels (use --precision "
+            "fp16 or bf16 on a GPU)",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
 class WriteOptions:
     """How to write: what ``netspec build`` asked for beyond the format itself."""
 
@@ -51,6 +97,18 @@ class WriteOptions:
     frozen: bool = False
     #: ``--compile``: compile ahead of time (formats with a :attr:`Format.compiler` only).
     compile: bool = False
+    #: ``--precision``: one of :attr:`Format.precisions`. Below fp32 the module given to
+    #: ``write`` is prepared for inference (batch norm folded, frozen weights) in fp32, and
+    #: the format lowers it.
+    precision: str = "fp32"
+    #: int8: the calibration images (float32, N×C×H×W), fed in this order in batches of
+    #: :attr:`calibration_batch`; the quantization ranges come from them.
+    calibration: torch.Tensor | None = None
+    calibration_batch: int = 32
+    #: ``--opset``: the ONNX opset to write (None: the exporter's default).
+    opset: int | None = None
+    #: ``--dynamic-size``: the image sizes the program must take (None: the spec's only).
+    sizes: SizeRange | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +123,10 @@ class OpenOptions:
     #: ``predict --trust-artifact``: open the file even when opening it can run code from
     #: it (:mod:`netspec.formats.safety` says where); False refuses such files.
     trust: bool = False
+    #: Opened to be timed against other programs (``--optimize``): runtimes that would
+    #: spin-wait between calls (onnxruntime) must not, or they steal the cores from the
+    #: program timed next.
+    measuring: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +174,28 @@ class ArtifactFile:
 Writer = Callable[["nn.Module", "torch.Tensor", Path, dict[str, str], WriteOptions], None]
 Reader = Callable[[ArtifactFile], Recognised | None]
 Opener = Callable[[ArtifactFile, "torch.device", dict[str, Any], OpenOptions], Runner | None]
+Restamper = Callable[[Path, dict[str, str]], None]
+
+
+def rewrite_zip_files(path: Path, files: dict[str, str]) -> None:
+    """Replace the netspec ``files`` under ``extra/`` of the zip archive at ``path``.
+
+    TorchScript and ``.pt2`` archives keep them there. Every other member is copied as it
+    is, byte for byte, so the program that was verified is the program that stays; only
+    the metadata changes (what verification found is recorded after it ran).
+    """
+    rewritten = path.with_name(path.name + ".restamp")
+    try:
+        with zipfile.ZipFile(path) as source, zipfile.ZipFile(rewritten, "w") as target:
+            for info in source.infolist():
+                data = source.read(info.filename)
+                for name, text in files.items():
+                    if info.filename.endswith(f"/extra/{name}"):
+                        data = text.encode("utf-8")
+                target.writestr(info, data)
+        os.replace(rewritten, path)
+    finally:
+        rewritten.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -151,6 +235,13 @@ class Format:
     scripted: bool = False
     #: What installs the library that reads this format, when it is optional.
     install: str | None = None
+    #: The ``--precision`` values it can write (fp32 first).
+    precisions: tuple[str, ...] = ("fp32",)
+    #: How its int8 artifacts are quantized, recorded in their metadata.
+    int8_scheme: Mapping[str, Any] | None = None
+    #: ``restamp(path, files)``: replace the netspec files embedded in a written artifact,
+    #: leaving the program untouched (verification results are recorded after the check).
+    restamp: Restamper = rewrite_zip_files
 
 
 def not_ours(path: Path, what: str) -> ArtifactError:
@@ -186,6 +277,18 @@ def _inflated(archive: zipfile.ZipFile, *names: str) -> int:
     """How many bytes these members hold once decompressed (as the archive says)."""
     known = set(archive.namelist())
     return sum(archive.getinfo(name).file_size for name in names if name in known)
+
+
+def dynamic_dims(example: torch.Tensor, sizes: SizeRange | None) -> dict[int, Any]:
+    """The dynamic dimensions of an exported input: the batch, and height and width when
+    the network takes other image sizes (``sizes``)."""
+    import torch
+
+    dims: dict[int, Any] = {0: torch.export.Dim(BATCH_DIM, min=1, max=MAX_BATCH)}
+    if sizes is not None and example.dim() == 4:
+        dims[2] = torch.export.Dim("height", min=sizes.min_height, max=sizes.max_height)
+        dims[3] = torch.export.Dim("width", min=sizes.min_width, max=sizes.max_width)
+    return dims
 
 
 def module_runner(module: Callable[[torch.Tensor], torch.Tensor], device: torch.device) -> Runner:
