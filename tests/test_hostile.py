@@ -9,8 +9,7 @@ assert that the payload's marker file was never created — and, for the crafted
 and TorchScript archives, a control proves that the payload is real: loading the same
 file with torch directly does run it.
 
-Data-file cases (images, IDX, gzip, CIFAR batches) belong to issue 10's data module and
-are at the end, marked as expected failures until it lands.
+Data-file cases (images, IDX, gzip, CIFAR batches) are at the end.
 """
 
 from __future__ import annotations
@@ -1047,7 +1046,7 @@ DATA_CASES = [
          steps(asset("torchscript", "a.ts.pt"),
                lambda work, assets: gzip_bomb(work / "bomb.gz", 64 << 20)),
          env={"NETSPEC_MEMORY_LIMIT": "16M"}),
-    Case("pickled CIFAR batch", ["train", "tiny.yaml", "--dataset", "cifar10", "--data-dir",
+    Case("pickled CIFAR batch", ["train", "tiny.yaml", "--data-format", "cifar10", "--data",
                                  "cifar", "--device", "cpu", "--no-download", "--out", "new"], 1,
          "cifar", steps(tiny(), lambda work, assets: (
              (work / "cifar" / "cifar-10-batches-py").mkdir(parents=True),
@@ -1236,11 +1235,6 @@ def test_a_signal_during_build_leaves_no_temporary_file(signum: int, tmp_path: P
     assert changes(before, snapshot(tmp_path)) == set(), list(work.iterdir())
 
 
-#: Readers of images and data sets are issue 10's (being rewritten): these cases fail today.
-DATA_XFAIL = pytest.mark.xfail(strict=True, reason="bounded data reads: issue 10's data module")
-
-
-@DATA_XFAIL
 @pytest.mark.parametrize("case", DATA_CASES, ids=[case.id for case in DATA_CASES])
 def test_hostile_data_file(
     case: Case,
