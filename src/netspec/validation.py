@@ -519,8 +519,16 @@ def first_problem(exc: ValidationError) -> str:
     """pydantic's first error about a file netspec reads (a checkpoint, run.json, artifact
     metadata), in netspec's words: ``'rng' is missing``, ``'epoch': input should be ...``."""
     error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "the file"
+    # pydantic names the member of a union it tried (``tuple[constrained-int, ...]``,
+    # ``constrained-int``): a type, not a place in the file, so it is left out.
+    parts = [str(p) for p in error["loc"] if not _is_union_member(p)]
+    where = ".".join(parts) or "the file"
     if error["type"] == "missing":
         return f"'{where}' is missing"
     message = str(error["ctx"]["error"]) if error["type"] == "value_error" else str(error["msg"])
     return f"'{where}': {message[:1].lower()}{message[1:]}"
+
+
+def _is_union_member(part: object) -> bool:
+    """Whether a part of a pydantic error location names a union's member type."""
+    return isinstance(part, str) and ("[" in part or part.startswith("constrained-"))

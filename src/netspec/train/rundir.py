@@ -48,7 +48,15 @@ DEFAULT_RUNS_ROOT = Path("runs")
 
 
 #: The files a run directory holds, which ``--force`` replaces.
-RUN_FILES = (SPEC_FILE, RUN_FILE, LAST_CHECKPOINT, BEST_CHECKPOINT, METRICS_FILE, CURVES_FILE)
+RUN_FILES = (
+    SPEC_FILE,
+    RUN_FILE,
+    LAST_CHECKPOINT,
+    BEST_CHECKPOINT,
+    BEST_WEIGHTS,
+    METRICS_FILE,
+    CURVES_FILE,
+)
 #: What ``run.json`` says it is (runs written before this marker are recognised by their
 #: recipe and spec.yaml).
 RUN_FORMAT = "netspec.run"
