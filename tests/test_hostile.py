@@ -1234,6 +1234,60 @@ def test_a_signal_during_build_leaves_no_temporary_file(signum: int, tmp_path: P
     assert changes(before, snapshot(tmp_path)) == set(), list(work.iterdir())
 
 
+def send_and_wait(signum: int) -> None:
+    """Signal this process and give Python the moment it needs to run the handler."""
+    os.kill(os.getpid(), signum)
+    time.sleep(0.05)
+
+
+def test_a_signal_that_c_code_turns_into_an_error_is_reported_as_the_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What TorchScript did when SIGHUP arrived while it compiled: the handler's exception,
+    raised inside a callback, came back as an error of torch's own."""
+    import netspec.commands.check as check
+    from netspec.errors import ExportError
+
+    def compile_model(args: object) -> int:
+        try:
+            send_and_wait(signal.SIGHUP)
+        except KeyboardInterrupt:
+            raise ExportError("TorchScript cannot compile this model: ...") from None
+        return 0
+
+    monkeypatch.setattr(check, "run", compile_model)
+    (tmp_path / "s.yaml").write_text(TINY)
+    assert main(["check", str(tmp_path / "s.yaml")]) == 128 + signal.SIGHUP
+    assert capsys.readouterr() == ("", "terminated (SIGHUP)\n")
+
+
+def test_nothing_is_published_after_a_swallowed_signal(tmp_path: Path) -> None:
+    from netspec.atomic import Terminated, atomic_write, signals_interrupt
+
+    def write(temporary: Path) -> None:
+        with contextlib.suppress(KeyboardInterrupt):  # C code that drops the exception
+            send_and_wait(signal.SIGTERM)
+        temporary.write_bytes(b"half a model")
+
+    with signals_interrupt(), pytest.raises(Terminated):
+        atomic_write(tmp_path / "m.ts.pt", write)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_ignored_hangup_stays_ignored(tmp_path: Path) -> None:
+    """Under ``nohup`` SIGHUP is ignored; netspec must not make it stop a long training."""
+    from netspec.atomic import interruption, signals_interrupt
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with signals_interrupt():
+            send_and_wait(signal.SIGHUP)
+            assert interruption() is None
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 #: Readers of images and data sets are issue 10's (being rewritten): these cases fail today.
 DATA_XFAIL = pytest.mark.xfail(strict=True, reason="bounded data reads: issue 10's data module")
 

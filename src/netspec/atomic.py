@@ -98,27 +98,56 @@ class Terminated(KeyboardInterrupt):
         return signal.Signals(self.signum).name
 
 
+#: The signals that arrived while :func:`signals_interrupt` was active. The exception a
+#: handler raises surfaces wherever Python code runs next, which may be a callback inside
+#: C code (TorchScript compiling a model): that code can turn it into an error of its own
+#: ("... returned a result with an exception set") or drop it. The record survives, so
+#: the CLI still reports the signal and nothing is published after it.
+_received: list[int] = []
+
+
+def interruption() -> KeyboardInterrupt | None:
+    """The exception for the first signal received while the CLI ran, or None: ``Ctrl-C``
+    is a ``KeyboardInterrupt``, SIGTERM and SIGHUP are :class:`Terminated`."""
+    if not _received:
+        return None
+    signum = _received[0]
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
+
 @contextmanager
 def signals_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread.
+    """While the block runs, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread,
+    and every signal handled (Ctrl-C too) is recorded for :func:`interruption`.
 
     Only the CLI installs this (a library must not take over its caller's signals); on
-    platforms or threads where handlers cannot be set, the block runs unprotected.
+    platforms or threads where handlers cannot be set, the block runs unprotected. A
+    signal that is ignored when the block starts (SIGHUP under ``nohup``) stays ignored,
+    and Ctrl-C keeps its meaning only where Python's own handler is in place.
     """
-    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise Terminated(signum)
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        _received.append(signum)
+        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
-    previous = {signum: signal.signal(signum, terminate) for signum in wanted}
+    names = ("SIGTERM", "SIGHUP", "SIGINT")
+    wanted = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    usual = {signal.SIGINT: signal.default_int_handler}
+    _received.clear()
+    previous = {
+        signum: signal.signal(signum, interrupt)
+        for signum in wanted
+        if signal.getsignal(signum) is usual.get(signum, signal.SIG_DFL)
+    }
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _received.clear()
 
 
 def _temporary_beside(path: Path) -> Path:
@@ -142,6 +171,9 @@ def _publish(temporary: Path, path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     check_target(path)  # again: something may have appeared there while writing
+    stopped = interruption()
+    if stopped is not None:  # a signal C code swallowed while the file was written
+        raise stopped
     try:
         os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)

@@ -18,7 +18,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from .atomic import Terminated, signals_interrupt
+from .atomic import Terminated, interruption, signals_interrupt
 from .commands import COMMANDS
 from .errors import NetspecError, printable
 from .files import reason
@@ -77,7 +77,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, debug: bool) -> int:
     """The command, and the one place where any error it raises becomes one line."""
     try:
-        return int(args.func(args))
+        try:
+            return int(args.func(args))
+        except Exception:
+            # A signal whose exception C code turned into an error of its own (or that
+            # a library caught and re-raised as another) is still reported as the signal.
+            stopped = interruption()
+            if stopped is None:
+                raise
+            raise stopped from None
     except NetspecError as exc:
         if debug:
             traceback.print_exc()
