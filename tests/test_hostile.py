@@ -42,6 +42,7 @@ from PIL import Image
 from conftest import cli_env
 from netspec.cli import main
 from netspec.runtime import quiet_jit
+from test_error_catalogue import COMMAND_EXAMPLES, CommandExample, record_codes
 from train_support import write_fashion_mnist
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -1074,6 +1075,34 @@ def test_hostile_input(
 def test_the_corpus_is_large_and_names_each_case_once() -> None:
     assert len(ALL) >= 100
     assert len({case.id for case in ALL}) == len(ALL)
+
+
+# --- the error catalogue's examples that need crafted files ---------------------------------
+
+CRAFTED = [example for example in COMMAND_EXAMPLES if example.corpus is not None]
+
+
+@pytest.mark.parametrize("example", CRAFTED, ids=[e.title for e in CRAFTED])
+def test_catalogue_example_made_by_the_corpus(
+    example: CommandExample,
+    tmp_path: Path,
+    assets: Assets,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/errors.md shows these cases' exact output and codes (the page cannot make the
+    files itself)."""
+    case = next(case for case in ALL if case.id == example.corpus)
+    assert tuple(case.argv) == example.argv and not example.env
+    codes = record_codes(monkeypatch)
+    _, err = run_case(case, tmp_path, assets, monkeypatch, capsys)
+    assert err == example.expected + "\n"
+    assert example.codes and sorted(set(codes)) == sorted(example.codes)
+
+
+def test_the_catalogue_names_cases_of_the_corpus() -> None:
+    assert len(CRAFTED) >= 5
+    assert {example.corpus for example in CRAFTED} <= {case.id for case in ALL}
 
 
 # --- payloads are real: torch itself runs them ---------------------------------------------
