@@ -42,6 +42,7 @@ from PIL import Image
 from conftest import cli_env
 from netspec.cli import main
 from netspec.runtime import quiet_jit
+from netspec.train.rundir import RUN_FILES
 from test_error_catalogue import COMMAND_EXAMPLES, CommandExample, record_codes
 from train_support import write_fashion_mnist
 
@@ -687,8 +688,36 @@ RUN_CASES = [
          "error: --lr: Input should be a finite number", with_run()),
     Case("--momentum inf", train_argv("--momentum", "inf", "--out", "new"), 2,
          "error: --momentum:", with_run()),
+    Case("--force writes the run's files and nothing else",
+         train_argv("--out", "mine", "--epochs", "1", "--force"), 0, "",
+         steps(with_run(), write("mine/spec.yaml", "mine"), write("mine/notes.txt", "keep")),
+         changed=frozenset(f"work/mine/{name}" for name in RUN_FILES),
+         stdout="run directory mine"),
+    Case("a new --out beside a run", train_argv("--out", "new", "--epochs", "1"), 0, "",
+         with_run(), changed=frozenset({"work/new", *(f"work/new/{name}" for name in RUN_FILES)}),
+         stdout="run directory new"),
 ]
 # fmt: on
+
+
+def test_resume_continues_the_run_and_keeps_its_spec(
+    tmp_path: Path,
+    assets: Assets,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The way the refusals point to works: --resume trains on, changing only run files."""
+    work = prepare(tmp_path)
+    with_run()(work, assets)
+    before = snapshot(tmp_path)
+    monkeypatch.chdir(work)
+    assert main(train_argv("--resume", "run", "--epochs", "2", spec="")) == 0
+    out, err = capsys.readouterr()
+    assert "trained epochs 2-2" in out and "Traceback" not in err
+    changed = changes(before, snapshot(tmp_path))
+    assert {"work/run/last.pt", "work/run/metrics.csv"} <= changed
+    assert changed <= {f"work/run/{name}" for name in RUN_FILES} - {"work/run/spec.yaml"}
+
 
 # --- artifacts: crafted .pt2, TorchScript and ONNX files -----------------------------------
 
