@@ -221,6 +221,8 @@ def run_case(
         assert out == ""
     else:
         assert case.stdout in out
+    if not case.message:  # success says nothing on stderr: no log or warning of torch's
+        assert err == ""
     assert changes(before, snapshot(tmp_path)) == set(case.changed)
     assert not (work / MARKER).exists() and not (tmp_path / MARKER).exists()
     return out, err

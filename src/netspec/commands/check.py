@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import NetspecError, printable
+from ..errors import Diagnostic, NetspecError, printable
 from ..limits import parameters_too_large
 from ..shapes import format_shape
 from ._common import add_spec_arguments, load_spec
@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     failures: list[tuple[str, NetspecError]] = []
+    warnings: list[tuple[str, Diagnostic]] = []
     for path in args.spec:
         try:
             spec = load_spec(args, path)
@@ -57,8 +58,11 @@ def run(args: argparse.Namespace) -> int:
                 separator = "\n" if len(failures) > 1 else ""
                 print(separator + error.render("netspec", "check"), file=sys.stderr)
             continue
-        if args.format == "text":
-            _warn_if_too_large(path, spec.total_params)
+        warning = _too_large_warning(spec.total_params)
+        if warning is not None:
+            warnings.append((path, warning))
+            if args.format == "text":
+                print(printable(f"{path}: warning: {warning.message}"), file=sys.stderr)
         if args.format == "text" and not args.quiet:
             print(
                 f"{path}: ok: {spec.name}, input {format_shape(spec.input_shape)} -> output "
@@ -66,24 +70,28 @@ def run(args: argparse.Namespace) -> int:
                 f"{len(spec.rows())} modules"
             )
     if args.format != "text":
-        _print_report(args.format, failures)
+        _print_report(args.format, failures, warnings)
     return max((error.exit_status for _, error in failures), default=0)
 
 
-def _warn_if_too_large(path: str, parameters: int) -> None:
-    """A warning (exit status unchanged) when ``netspec build`` would refuse the network."""
+def _too_large_warning(parameters: int) -> Diagnostic | None:
+    """A warning (the exit status stays 0) when ``netspec build`` would refuse the network:
+    the words and the code (NS501) of that refusal."""
     too_large = parameters_too_large(parameters)
-    if too_large is not None:
-        print(
-            printable(f"{path}: warning: {too_large}; netspec build will refuse it"),
-            file=sys.stderr,
-        )
+    if too_large is None:
+        return None
+    return Diagnostic(f"{too_large}; netspec build will refuse it", code="NS501")
 
 
-def _print_report(fmt: str, failures: list[tuple[str, NetspecError]]) -> None:
+def _print_report(
+    fmt: str, failures: list[tuple[str, NetspecError]], warnings: list[tuple[str, Diagnostic]]
+) -> None:
     import json
 
     from ..diagnostics import diagnostics_json, sarif_log
 
-    report = diagnostics_json(failures) if fmt == "json" else sarif_log(failures)
+    if fmt == "json":
+        report = diagnostics_json(failures, warnings)
+    else:
+        report = sarif_log(failures, warnings=warnings)
     print(json.dumps(report, indent=2, ensure_ascii=False))
