@@ -1072,11 +1072,11 @@ DATA_CASES_NOW = [
 DATA_CASES = [
     Case("decompression-bomb PNG", ["predict", "a.ts.pt", "bomb.png"], 1, "bomb.png",
          steps(asset("torchscript", "a.ts.pt"), lambda work, assets: png_bomb(work / "bomb.png"))),
-    Case("gzip that inflates past the memory limit",
-         ["predict", "a.ts.pt", "bomb.gz", "--limit", "1"], 1, "bomb.gz",
+    Case("gzip that inflates past the memory limit", ["predict", "a.ts.pt", "bomb.gz"], 1,
+         "bomb.gz",
          steps(asset("torchscript", "a.ts.pt"),
-               lambda work, assets: gzip_bomb(work / "bomb.gz", 64 << 20)),
-         env={"NETSPEC_MEMORY_LIMIT": "16M"}),
+               lambda work, assets: gzip_bomb(work / "bomb.gz", 4 << 20)),
+         env={"NETSPEC_MEMORY_LIMIT": "1M"}),
     Case("pickled CIFAR batch", ["train", "tiny.yaml", "--dataset", "cifar10", "--data-dir",
                                  "cifar", "--device", "cpu", "--no-download", "--out", "new"], 1,
          "cifar", steps(tiny(), lambda work, assets: (
@@ -1348,7 +1348,12 @@ def test_an_ignored_hangup_stays_ignored(tmp_path: Path) -> None:
         signal.signal(signal.SIGHUP, previous)
 
 
-#: Readers of images and data sets are issue 10's (being rewritten): these cases fail today.
+#: Readers of images and data sets are issue 10's (being rewritten, with bounded readers of
+#: its own: netspec.datafiles): these cases fail here today (the PNG bomb ends as an
+#: "internal error" line, the gzip is inflated whole, the CIFAR batch is not read at all).
+#: Once both are merged, the PNG and CIFAR cases pass; the gzip one passes when the data
+#: readers bound inflation by limits.memory_limit() (NETSPEC_MEMORY_LIMIT) as the readers
+#: of weights and artifacts do. Then drop this mark.
 DATA_XFAIL = pytest.mark.xfail(strict=True, reason="bounded data reads: issue 10's data module")
 
 
