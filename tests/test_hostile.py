@@ -1261,6 +1261,33 @@ def test_debug_keeps_torch_logging(tmp_path: Path, assets: Assets) -> None:
     assert "Ran into the following error when deserializing" in loud.stderr
 
 
+NOISY_CHECK = """\
+import logging, sys, warnings
+import netspec.commands.check as check
+from netspec.cli import main
+
+def noisy(args):
+    warnings.warn("DecompressionBombWarning: from a library", UserWarning)
+    logging.getLogger("torch._export").warning("a traceback torch logs")
+    return 0
+
+check.run = noisy
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_warnings_and_logs_of_libraries_are_silenced_without_debug(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(TINY)
+    command = [sys.executable, "-W", "default", "-c", NOISY_CHECK]
+    quiet = subprocess.run([*command, "check", "s.yaml"], cwd=tmp_path, capture_output=True,
+                           text=True, env=cli_env(), timeout=120)  # fmt: skip
+    loud = subprocess.run([*command, "--debug", "check", "s.yaml"], cwd=tmp_path,
+                          capture_output=True, text=True, env=cli_env(), timeout=120)  # fmt: skip
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    assert loud.returncode == 0
+    assert "from a library" in loud.stderr and "a traceback torch logs" in loud.stderr
+
+
 def run_child(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "netspec", *argv], cwd=cwd, capture_output=True, text=True,

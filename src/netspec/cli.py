@@ -16,6 +16,7 @@ import importlib
 import logging
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
 from .atomic import Terminated, interruption, signals_interrupt
@@ -68,7 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # is imported (after this), so only the global switch reliably holds.
         logging.disable(logging.WARNING)
     try:
-        with signals_interrupt():
+        with signals_interrupt(), warnings.catch_warnings():
+            if not debug:
+                # Python warnings too (torch's deprecations, PIL's DecompressionBombWarning):
+                # netspec says itself what went wrong; nothing of netspec's own warns.
+                warnings.simplefilter("ignore")
             return _run(args, debug)
     finally:
         logging.disable(silenced)
