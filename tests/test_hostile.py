@@ -702,6 +702,28 @@ RUN_CASES = [
 # fmt: on
 
 
+def test_a_default_run_directory_stays_under_runs(
+    tmp_path: Path,
+    assets: Assets,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without --out the run's folder is named after the spec: a name that is a path
+    (``../outside/escaped``) stays one folder under ``runs/``."""
+    work = prepare(tmp_path)
+    with_run()(work, assets)
+    (work / "esc.yaml").write_text(TINY.replace("name: tiny", "name: ../../outside/escaped"))
+    before = snapshot(tmp_path)
+    monkeypatch.chdir(work)
+    assert main(train_argv("--epochs", "1", spec="esc.yaml")) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "run directory runs/_.._outside_escaped-" in out
+    changed = changes(before, snapshot(tmp_path))
+    (folder,) = {path for path in changed if path.count("/") == 2}
+    assert re.fullmatch(r"work/runs/_\.\._outside_escaped-[0-9-]+", folder)
+    assert changed == {"work/runs", folder, *(f"{folder}/{name}" for name in RUN_FILES)}
+
+
 def test_resume_continues_the_run_and_keeps_its_spec(
     tmp_path: Path,
     assets: Assets,
