@@ -74,6 +74,13 @@ def main() -> None:
             f", per round median {statistics.median(rounds):.3f}"
             f" (spread {min(rounds):.3f}-{max(rounds):.3f})"
         )
+    ours = times[list(runs)[2]]
+    for label in list(runs)[3:]:
+        rounds = [mine / theirs for mine, theirs in zip(ours, times[label], strict=True)]
+        print(
+            f"ratio this tree / {label.strip().removeprefix('... from ')}: per round median "
+            f"{statistics.median(rounds):.3f} (spread {min(rounds):.3f}-{max(rounds):.3f})"
+        )
     print("bar: < 0.25")
 
 

@@ -1343,6 +1343,28 @@ def test_a_signal_during_build_leaves_no_temporary_file(signum: int, tmp_path: P
     assert changes(before, snapshot(tmp_path)) == set(), list(work.iterdir())
 
 
+def test_sigterm_stops_training_with_its_status_and_how_to_resume(
+    tmp_path: Path, assets: Assets
+) -> None:
+    work = prepare(tmp_path)
+    with_run()(work, assets)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "netspec", *train_argv("--out", "new", "--epochs", "10000")],
+        cwd=work, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not (work / "new" / "last.pt").exists() and child.poll() is None:
+        assert time.monotonic() < deadline, "the first epoch never ended"
+        time.sleep(0.01)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and not RAW_CONTROL.search(out + err)
+    assert re.search(r"interrupted after epoch \d+; continue with: netspec train --resume new",
+                     out)  # fmt: skip
+    assert not [path.name for path in (work / "new").iterdir() if ".tmp" in path.name]
+
+
 def send_and_wait(signum: int) -> None:
     """Signal this process and give Python the moment it needs to run the handler."""
     os.kill(os.getpid(), signum)

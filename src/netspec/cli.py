@@ -98,7 +98,7 @@ def _run(args: argparse.Namespace, debug: bool) -> int:
         return exc.exit_status
     except Terminated as exc:
         print(f"terminated ({exc.name})", file=sys.stderr)
-        return 128 + exc.signum
+        return exc.exit_status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

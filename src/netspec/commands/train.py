@@ -164,4 +164,8 @@ def run(args: argparse.Namespace) -> int:
         force=args.force,
     )
     result = run_training(compiled, recipe, options, echo=lambda line: print(line, flush=True))
-    return 130 if result.interrupted else 0
+    if not result.interrupted:
+        return 0
+    from netspec.atomic import interrupted_status
+
+    return interrupted_status()

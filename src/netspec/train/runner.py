@@ -18,9 +18,7 @@ import contextlib
 import datetime
 import os
 import platform
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +28,7 @@ from typing import Any, Protocol, TypeVar
 import torch
 from torch import nn
 
-from netspec.atomic import atomic_link_or_copy
+from netspec.atomic import atomic_link_or_copy, signals_deferred
 from netspec.data import NUM_CLASSES, Batches, FashionMNIST, derive_seed, load_fashion_mnist
 from netspec.errors import NetspecError
 from netspec.optimize import compile_model, prefers_channels_last
@@ -379,24 +377,15 @@ def evaluate_weights(
 
 @contextlib.contextmanager
 def defer_keyboard_interrupt() -> Iterator[None]:
-    """Hold back Ctrl-C until the block is done, then raise it.
+    """Hold back Ctrl-C (and SIGTERM and SIGHUP, under the CLI) until the block is done,
+    then raise it.
 
     Writing an epoch's files takes from milliseconds (LeNet) to seconds (AlexNet's
     checkpoints); a Ctrl-C in the middle would leave last.pt at the previous epoch while
-    the user was just told the epoch finished. Signal handlers can only be set from the
-    main thread; elsewhere the block runs unprotected.
+    the user was just told the epoch finished (:func:`netspec.atomic.signals_deferred`).
     """
-    if threading.current_thread() is not threading.main_thread():
+    with signals_deferred():
         yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 def _on_main(dist: Distributed, action: Callable[[], T]) -> T:
