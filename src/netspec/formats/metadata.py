@@ -101,10 +101,12 @@ def check_metadata(meta: Any, path: object, format_name: str) -> dict[str, Any]:
     try:
         checked = ArtifactMeta.model_validate(meta)
     except ValidationError as exc:
-        raise ArtifactError(f"{path}: invalid netspec metadata: {first_problem(exc)}") from None
+        raise ArtifactError(
+            f"{path}: invalid netspec metadata: {first_problem(exc)}", code="NS612"
+        ) from None
     problem = checked.image_sides_fit()
     if checked.format != format_name:
         problem = f"'format' says {checked.format!r}, but the file is {format_name!r}"
     if problem:
-        raise ArtifactError(f"{path}: invalid netspec metadata: {problem}")
+        raise ArtifactError(f"{path}: invalid netspec metadata: {problem}", code="NS612")
     return dict(meta)

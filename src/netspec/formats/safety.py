@@ -102,7 +102,7 @@ _TORCHSCRIPT_UNSAFE = re.compile(
 
 def refuse(path: Path, what: str) -> ArtifactError:
     """The refusal of an archive that would run ``what`` when opened."""
-    return ArtifactError(f"{path}: refusing to load: {what}", hint=TRUST_HINT)
+    return ArtifactError(f"{path}: refusing to load: {what}", hint=TRUST_HINT, code="NS611")
 
 
 def check_program(data: bytes, path: Path) -> None:
