@@ -22,7 +22,7 @@ def randomise(module: nn.Module, seed: int = 0) -> None:
     generator = torch.Generator().manual_seed(seed)
 
     def uniform(tensor: torch.Tensor, low: float, high: float) -> None:
-        tensor.copy_(torch.rand(tensor.shape, generator=generator) * (high - low) + low)
+        tensor.uniform_(low, high, generator=generator)  # in place: no temporary copies
 
     with torch.no_grad():
         for name, tensor in module.state_dict().items():
