@@ -24,6 +24,7 @@ The largest RegNets are ``slow`` (``pytest -m "not slow"`` leaves them out; CI r
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,16 @@ BUILD_ARGS = {
 }
 #: Heads that a weights file's ``num_params`` counts but the spec leaves out.
 AUX_HEADS = {"inception_v3": "AuxLogits"}
+
+#: Keyword arguments that build a model with the keys of torchvision's published weights
+#: files where those differ from the model's (the auxiliary heads are in the files).
+PUBLISHED_ARGS = {
+    "googlenet": {"aux_logits": True, "init_weights": False},
+    "inception_v3": {"aux_logits": True, "init_weights": False},
+}
+#: DenseNet's files use the names of before 2018: ``denselayer1.norm.1.weight``, read by
+#: torchvision's ``densenet._load_state_dict`` with a regex.
+LEGACY_DENSENET = re.compile(r"(denselayer\d+\.(?:norm|conv))([12])\.")
 
 #: Over 2.5 s each (above 100 M parameters; regnet_y_128gf alone needs about 3 GB).
 SLOW = {"regnet_y_128gf", "regnet_y_32gf", "regnet_x_32gf"}
@@ -164,6 +175,30 @@ def test_outputs_equal_torchvisions(builder: str) -> None:
         assert tuple(got.shape[1:]) == spec.output_shape == tuple(expected.shape[1:])
         diff = (expected - got).abs().max().item()
         assert diff < 1e-4, f"{builder} at {size}x{size}: max abs diff {diff:.3g}"
+
+
+def published_keys(builder: str) -> list[str]:
+    """The state_dict keys of torchvision's weights files for ``builder``."""
+    with torch.device("meta"):
+        model = models.get_model(builder, weights=None, **PUBLISHED_ARGS.get(builder, {}))
+    keys = list(model.state_dict())
+    if builder.startswith("densenet"):
+        keys = [LEGACY_DENSENET.sub(r"\1.\2.", key) for key in keys]
+    return keys
+
+
+@pytest.mark.parametrize(
+    "builder", [b for b in sorted(COVERED) if b in PUBLISHED_ARGS or b.startswith("densenet")]
+)
+def test_the_weights_section_reads_the_published_files_keys(builder: str) -> None:
+    with torch.device("meta"):
+        expected = list(
+            models.get_model(builder, weights=None, **BUILD_ARGS.get(builder, {})).state_dict()
+        )
+    published = published_keys(builder)
+    weights = load(builder).weights
+    assert weights is not None, "the files' keys differ from the model's: the spec needs weights:"
+    assert list(weights.apply(published).values()) == expected
 
 
 def aux_head_params(builder: str) -> int:
