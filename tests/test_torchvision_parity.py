@@ -84,6 +84,9 @@ BUILD_ARGS = {
 #: Heads that a weights file's ``num_params`` counts but the spec leaves out.
 AUX_HEADS = {"inception_v3": "AuxLogits"}
 
+#: Builder keyword arguments that the spec takes as params of the same name, compared too:
+#: torchvision switches transform_input on when it loads its pretrained weights.
+SETTINGS = {"googlenet": {"transform_input": True}, "inception_v3": {"transform_input": True}}
 #: Keyword arguments that build a model with the keys of torchvision's published weights
 #: files where those differ from the model's (the auxiliary heads are in the files).
 PUBLISHED_ARGS = {
@@ -142,9 +145,9 @@ def test_every_spec_variant_is_a_builder() -> None:
     assert set(SMALLEST) <= set(BUILDERS) and set(SECOND) <= set(BUILDERS)
 
 
-def reference(builder: str) -> torch.nn.Module:
+def reference(builder: str, **settings: object) -> torch.nn.Module:
     """torchvision's model with random weights and statistics, in eval mode."""
-    kwargs = BUILD_ARGS.get(builder, {})
+    kwargs = {**BUILD_ARGS.get(builder, {}), **settings}
     try:
         with torch.device("meta"):
             model = models.get_model(builder, weights=None, **kwargs)
@@ -155,12 +158,13 @@ def reference(builder: str) -> torch.nn.Module:
     return model.eval()
 
 
-@pytest.mark.parametrize("builder", parity_cases())
-def test_outputs_equal_torchvisions(builder: str) -> None:
-    ref = reference(builder)
+def compare(builder: str, sizes: tuple[int, ...], **settings: object) -> None:
+    """The spec's outputs against torchvision's at each size; ``settings`` go to both the
+    builder (as keyword arguments) and the spec (as params)."""
+    ref = reference(builder, **settings)
     state = ref.state_dict()
-    for size in (SMALLEST.get(builder, 1), SECOND.get(builder, DEFAULT_SECOND)):
-        spec = load(builder, size=size)
+    for size in sizes:
+        spec = load(builder, size=size, **settings)
         with torch.device("meta"):
             ours = spec.build()
         ours.load_state_dict(state, strict=True, assign=True)
@@ -175,6 +179,16 @@ def test_outputs_equal_torchvisions(builder: str) -> None:
         assert tuple(got.shape[1:]) == spec.output_shape == tuple(expected.shape[1:])
         diff = (expected - got).abs().max().item()
         assert diff < 1e-4, f"{builder} at {size}x{size}: max abs diff {diff:.3g}"
+
+
+@pytest.mark.parametrize("builder", parity_cases())
+def test_outputs_equal_torchvisions(builder: str) -> None:
+    compare(builder, (SMALLEST.get(builder, 1), SECOND.get(builder, DEFAULT_SECOND)))
+
+
+@pytest.mark.parametrize("builder", [b for b in sorted(COVERED) if b in SETTINGS])
+def test_outputs_equal_torchvisions_with_other_settings(builder: str) -> None:
+    compare(builder, (SMALLEST.get(builder, 1),), **SETTINGS[builder])
 
 
 def published_keys(builder: str) -> list[str]:
