@@ -28,7 +28,7 @@ FUNCTIONS = {
     "identity": ("Identity", ""),
 }
 
-#: ``fn: silu``, or ``fn: act`` where ``act`` is a string param of the enclosing block
+#: A word naming one of them, or a block param holding one (``fn: act``).
 ActivationName = WordField(tuple(FUNCTIONS))
 
 
