@@ -73,18 +73,6 @@ def test_activation_builds_the_named_kinds_module() -> None:
         assert type(by_name[0]) is type(spec_of(f"  - {fn}\n").build()[0])
 
 
-def test_activation_takes_its_fn_from_a_string_param_of_the_block() -> None:
-    """``activation: {fn: act}`` in a block is torchvision's ``activation_layer=...``."""
-    spec = netspec.load(
-        "name: t\ninput: [4, 8, 8]\nblocks:\n  act_block:\n"
-        "    params: {act: {type: str, default: relu}}\n"
-        "    layers: [conv: {out: 4, kernel: 1}, activation: {fn: act}]\n"
-        "layers: [act_block, act_block: {act: hardswish}]\n"
-    )
-    model = spec.build(seed=0)
-    assert [type(model[i][1]).__name__ for i in (0, 1)] == ["ReLU", "Hardswish"]
-
-
 def test_layernorm_over_channels_is_torchvisions_layernorm2d() -> None:
     from torchvision.models.convnext import LayerNorm2d
 
