@@ -26,6 +26,7 @@ from .errors import (
     ShapeError,
     SourceError,
     UsageError,
+    WriteError,
 )
 from .spec import Spec, compile_spec
 from .version import __version__
@@ -50,6 +51,7 @@ __all__ = [
     "SourceError",
     "Spec",
     "UsageError",
+    "WriteError",
     "__version__",
     "compile_spec",
     "load",

@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from .blocks.api import build_list
+from .errors import BuildError
 from .ir import Node
+from .limits import ENV, parameters_too_large
 
 
 class NodeTree(Protocol):
@@ -49,8 +51,16 @@ def build_model(
     ``device`` moves the model there. ``fast`` makes it faster on that device
     (:func:`netspec.optimize.speed_up`: in-place ReLUs, channels-last where it pays) without
     changing its module tree, state_dict keys or — beyond float rounding — its numbers;
-    the plain build stays the seed's code, module for module.
+    the plain build stays the seed's code, module for module. A network whose parameters
+    would exceed the memory limit (:mod:`netspec.limits`) is refused before anything is
+    allocated.
     """
+    too_large = parameters_too_large(spec.root.params)
+    if too_large is not None:
+        raise BuildError(
+            f"cannot build '{spec.root.name}': {too_large}",
+            hint=f"{ENV} sets the limit (default: half of the physical memory), e.g. {ENV}=80%",
+        )
     devices: list[int] = []
     with torch.random.fork_rng(devices=devices, enabled=seed is not None):
         if seed is not None:

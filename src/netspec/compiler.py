@@ -12,7 +12,7 @@ itself are loaded by :mod:`netspec.userblocks` and expanded here. The back end
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,6 +29,8 @@ from .errors import (
 from .expressions import ExpressionProblem, Scope, Value
 from .ir import Inferred, Input, Node, assign_receptive_fields, default_layout
 from .params import Param, as_value, read_params, resolve_params
+from .preprocess_section import preprocessing_of
+from .preprocessing import Preprocessing
 from .recipe import TrainRecipe
 from .schema import LIST_INPUT, WIRING_KEYS, SpecHeader, WeightsKeys, describe, is_identifier
 from .shapes import Shape, format_shape, numel
@@ -81,6 +83,10 @@ class CompiledSpec:
     variant: str | None = None
     #: How a weights file's keys are read (the spec's ``weights:``), if it says.
     weights: WeightsKeys | None = None
+    #: The files the spec imports (resolved paths), directly or through other imports.
+    imported: tuple[str, ...] = ()
+    #: How images become the input: the ``preprocess:`` section, or the seed's pipeline.
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
 
     @property
     def source_text(self) -> str:
@@ -91,6 +97,14 @@ class CompiledSpec:
     def path(self) -> str | None:
         """The spec file's path, or None for specs given as text or a dict."""
         return str(self.document.path) if self.document.path else None
+
+    @property
+    def files(self) -> list[str]:
+        """Every file this spec was read from: the spec file (if any) and its imports.
+
+        Commands never write over these (:func:`netspec.atomic.check_target`).
+        """
+        return ([self.path] if self.path else []) + list(self.imported)
 
     @property
     def output_shape(self) -> Shape:
@@ -130,19 +144,29 @@ def read_spec(source: str | Path | dict[str, Any] | Document) -> Document:
 
 
 def compile_document(
-    doc: Document, overrides: Mapping[str, Any] | None = None, variant: str | None = None
+    doc: Document,
+    overrides: Mapping[str, Any] | None = None,
+    variant: str | None = None,
+    *,
+    input_shape: Shape | None = None,
 ) -> CompiledSpec:
     """Run the schema, expression and shape stages over a loaded document.
 
     ``variant`` picks one of the spec's ``variants:``; ``overrides`` then replace param
     values (as ``--set`` does: plain values, or :class:`~netspec.params.CommandLine` texts).
+    ``input_shape`` replaces the spec's ``input`` (the shape stage asked at another image
+    size: which sizes a network accepts, :mod:`netspec.spatial`); the preprocessing stays
+    the spec's own.
     """
     root = doc.root
     header = validate(SpecHeader, root, "spec")
     assert isinstance(header, SpecHeader)
     params = _params(doc, header, overrides, variant)
     input_node = root.at(("input",))
-    input_shape = _input_shape(header.input, input_node, params)
+    own_shape = _input_shape(header.input, input_node, params)
+    preprocessing = preprocessing_of(root, params, own_shape)
+    if input_shape is None:
+        input_shape = own_shape
     recipe = validate(TrainRecipe, _section(root, "train"), "train")
     assert isinstance(recipe, TrainRecipe)
     weights = validate(WeightsKeys, _section(root, "weights"), "weights")
@@ -154,7 +178,8 @@ def compile_document(
             hint="add at least one layer, e.g. '- linear: {out: 10}'",
             code="NS208",
         )
-    compiler = _Compiler(params, load_user_blocks(doc, header.imports, header.blocks))
+    user_blocks = load_user_blocks(doc, header.imports, header.blocks)
+    compiler = _Compiler(params, user_blocks)
     producer = f"from the input at line {input_node.span.line}"
     source = Input(input_shape, default_layout(input_shape), LIST_INPUT, input_node.span, producer)
     place = _Place("", params, "spec", output=header.output)
@@ -189,6 +214,8 @@ def compile_document(
         family=header.name if variant else None,
         variant=variant,
         weights=weights if weights.rename or weights.ignore else None,
+        imported=tuple(str(path) for path in user_blocks.files),
+        preprocessing=preprocessing,
     )
 
 

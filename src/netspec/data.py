@@ -18,14 +18,16 @@ import gzip
 import hashlib
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from netspec import datafiles
 from netspec.errors import DataError
 from netspec.preprocessing import Preprocessing
 
@@ -56,43 +58,32 @@ CLASS_NAMES = (
 )
 NUM_CLASSES = len(CLASS_NAMES)
 
-# IDX type codes (http://yann.lecun.com/exdb/mnist/): all values are big-endian.
-_IDX_DTYPES = {
-    0x08: np.dtype(np.uint8),
-    0x09: np.dtype(np.int8),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-_GZIP_MAGIC = b"\x1f\x8b"
+
+@dataclass(frozen=True)
+class IdxDataset:
+    """One of the datasets stored as four IDX files: its name, classes and torchvision class."""
+
+    name: str
+    classes: tuple[str, ...]
+    #: torchvision's dataset class (its download) and folder (``<root>/<folder>/raw``).
+    torchvision_class: str
+    default_dir: Path
+
+
+FASHION_MNIST = IdxDataset("Fashion-MNIST", CLASS_NAMES, "FashionMNIST", DEFAULT_DATA_DIR)
+MNIST = IdxDataset(
+    "MNIST", tuple(str(digit) for digit in range(10)), "MNIST", Path("~/.cache/netspec/mnist")
+)
 
 
 def read_idx(path: str | os.PathLike[str]) -> torch.Tensor:
-    """Read one IDX file, gzip-compressed or not (told apart by content, not by name)."""
-    path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == _GZIP_MAGIC:
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise DataError(f"{path}: not a valid gzip file ({exc})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise DataError(f"{path}: not an IDX file (bad magic number)")
-    dtype = _IDX_DTYPES[raw[2]]
-    ndim = raw[3]
-    header_end = 4 + 4 * ndim
-    if len(raw) < header_end:
-        raise DataError(f"{path}: truncated IDX header")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(raw) - header_end != expected:
-        raise DataError(
-            f"{path}: IDX header says {shape} ({expected} bytes) "
-            f"but the file holds {len(raw) - header_end} bytes of data"
-        )
-    array = np.frombuffer(raw, dtype=dtype, offset=header_end).reshape(shape)
-    return torch.from_numpy(array.astype(dtype.newbyteorder("="), copy=True))
+    """Read one IDX file, gzip-compressed or not, within netspec's data limits.
+
+    The reading and its checks are :func:`netspec.datafiles.read_idx`'s (the header is
+    checked against the data before anything is allocated, gzip is inflated in bounded
+    steps); this returns the array as a tensor.
+    """
+    return torch.from_numpy(datafiles.read_idx(path))
 
 
 def write_idx(
@@ -118,23 +109,25 @@ class FashionMNIST:
     source: Path
 
 
-def resolve_data_dir(data_dir: str | os.PathLike[str] | None) -> Path:
+def resolve_data_dir(
+    data_dir: str | os.PathLike[str] | None, default: Path = DEFAULT_DATA_DIR
+) -> Path:
     """``--data-dir`` if given, else ``$NETSPEC_DATA_DIR``, else the per-user cache."""
     if data_dir is not None:
         return Path(data_dir).expanduser()
     from_env = os.environ.get(DATA_DIR_ENV)
     if from_env:
         return Path(from_env).expanduser()
-    return DEFAULT_DATA_DIR.expanduser()
+    return default.expanduser()
 
 
-def locate_idx_files(data_dir: Path) -> dict[str, Path] | None:
+def locate_idx_files(data_dir: Path, kind: IdxDataset = FASHION_MNIST) -> dict[str, Path] | None:
     """Find the four files in ``data_dir`` itself or torchvision's ``FashionMNIST/raw``.
 
     Uncompressed files win over ``.gz`` ones because they load faster; None when any of
     the four is missing.
     """
-    folders = [data_dir, data_dir / "FashionMNIST" / "raw", data_dir / "raw"]
+    folders = [data_dir, data_dir / kind.torchvision_class / "raw", data_dir / "raw"]
     found: dict[str, Path] = {}
     for key, base in IDX_FILES.items():
         for folder in folders:
@@ -151,17 +144,23 @@ def locate_idx_files(data_dir: Path) -> dict[str, Path] | None:
 
 
 def download_fashion_mnist(data_dir: Path) -> None:
-    """Fetch the dataset with torchvision into ``data_dir/FashionMNIST/raw``.
+    """Fetch Fashion-MNIST with torchvision into ``data_dir/FashionMNIST/raw``."""
+    download_idx_dataset(data_dir, FASHION_MNIST)
+
+
+def download_idx_dataset(data_dir: Path, kind: IdxDataset) -> None:
+    """Fetch an IDX dataset with torchvision into ``data_dir/<torchvision class>/raw``.
 
     torchvision prints progress and per-mirror failures; that chatter is swallowed so a
     failure reaches the user as the single line :func:`load_fashion_mnist` writes.
     """
-    from torchvision.datasets import FashionMNIST as TorchvisionFashionMNIST
+    import torchvision.datasets
 
+    dataset_class = getattr(torchvision.datasets, kind.torchvision_class)
     chatter = io.StringIO()
     with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
         for train in (True, False):
-            TorchvisionFashionMNIST(str(data_dir), train=train, download=True)
+            dataset_class(str(data_dir), train=train, download=True)
 
 
 def load_fashion_mnist(
@@ -169,28 +168,32 @@ def load_fashion_mnist(
     *,
     download: bool = True,
     with_train: bool = True,
+    kind: IdxDataset = FASHION_MNIST,
 ) -> FashionMNIST:
-    """Load Fashion-MNIST into memory, downloading it through torchvision if it is absent.
+    """Load Fashion-MNIST (or MNIST: ``kind``) into memory, downloading it if it is absent.
 
     ``with_train=False`` skips decoding the 60,000 training images (``netspec eval`` needs
     only the test set); the training tensors are then empty.
     """
-    folder = resolve_data_dir(data_dir)
-    files = locate_idx_files(folder)
+    folder = resolve_data_dir(data_dir, kind.default_dir)
+    files = locate_idx_files(folder, kind)
     if files is None and download:
         try:
-            download_fashion_mnist(folder)
+            if kind is FASHION_MNIST:
+                download_fashion_mnist(folder)
+            else:
+                download_idx_dataset(folder, kind)
         except Exception as exc:  # any failure (offline, read-only dir) means the same to the user
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise DataError(
-                f"Fashion-MNIST is not in {folder} and downloading it failed ({reason}); "
+                f"{kind.name} is not in {folder} and downloading it failed ({reason}); "
                 f"pass --data-dir DIR naming a folder with the four IDX files "
                 f"(or set {DATA_DIR_ENV})"
             ) from None
-        files = locate_idx_files(folder)
+        files = locate_idx_files(folder, kind)
     if files is None:
         raise DataError(
-            f"Fashion-MNIST is not in {folder}; pass --data-dir DIR naming a folder with "
+            f"{kind.name} is not in {folder}; pass --data-dir DIR naming a folder with "
             f"train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte and "
             f"t10k-labels-idx1-ubyte (gzip or not), or set {DATA_DIR_ENV}"
         )
@@ -211,8 +214,9 @@ def load_fashion_mnist(
                 f"{files[f'{split}_labels']}: expected {len(images)} labels, "
                 f"got shape {tuple(labels.shape)}"
             )
-        if len(labels) and not (int(labels.min()) >= 0 and int(labels.max()) < NUM_CLASSES):
-            raise DataError(f"{files[f'{split}_labels']}: labels must lie in 0..{NUM_CLASSES - 1}")
+        count = len(kind.classes)
+        if len(labels) and not (int(labels.min()) >= 0 and int(labels.max()) < count):
+            raise DataError(f"{files[f'{split}_labels']}: labels must lie in 0..{count - 1}")
     return FashionMNIST(
         train_images=arrays["train_images"],
         train_labels=arrays["train_labels"].long(),
@@ -237,20 +241,25 @@ def to_float_images(
     """uint8 (N, H, W) or (N, C, H, W) -> float32 (N, C, H', W'), as ``preprocessing`` says.
 
     The one function that turns pixels into network inputs: ``netspec train`` applies it to
-    its batches and ``netspec predict`` to images. A (height, width) pair stands for the
-    seed's preprocessing at that size: torchvision's ``Resize(size)`` + ``ToTensor()`` per
-    image — bilinear with half-pixel centres (``align_corners=False``); antialiasing only
-    matters, and is only used, when shrinking.
+    its evaluation batches, ``netspec eval`` to the test set and ``netspec predict`` to
+    images. A (height, width) pair stands for the seed's preprocessing at that size:
+    torchvision's ``Resize(size)`` + ``ToTensor()`` per image — bilinear with half-pixel
+    centres (``align_corners=False``); antialiasing only matters, and is only used, when
+    shrinking. A :class:`Preprocessing` with a ``crop`` (a spec's ``preprocess:``) is
+    torchvision's ``ImageClassification``, computed by ``torchvision.transforms.v2``'s
+    functions on the whole batch: resize the uint8 images, centre crop, ``/ 255``,
+    normalise.
     """
     if not isinstance(preprocessing, Preprocessing):
         preprocessing = Preprocessing(resize=(preprocessing[0], preprocessing[1]))
     if batch.ndim == 3:
         batch = batch.unsqueeze(1)
-    # Dividing by 255, not multiplying by 1/255: ToTensor's arithmetic, bit for bit.
-    images = batch.to(torch.float32).div_(1.0 / preprocessing.scale)
+    if preprocessing.crop is not None:
+        return normalize(to_unit_range(resize_and_crop(batch, preprocessing)), preprocessing)
+    images = scale_pixels(batch, preprocessing)
     height, width = images.shape[-2:]
     size = preprocessing.resize
-    if size is not None and (height, width) != size:
+    if isinstance(size, tuple) and (height, width) != size:
         shrinking = size[0] < height or size[1] < width
         images = F.interpolate(
             images,
@@ -262,20 +271,113 @@ def to_float_images(
     return images
 
 
+def scale_pixels(batch: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
+    """uint8 pixels as float32, times the scale (1/255)."""
+    # Dividing by 255, not multiplying by 1/255: ToTensor's arithmetic, bit for bit.
+    return batch.to(torch.float32).div_(1.0 / preprocessing.scale)
+
+
+def to_unit_range(batch: torch.Tensor) -> torch.Tensor:
+    """uint8 pixels as float32 in 0..1, as ``v2.ToDtype(torch.float32, scale=True)`` computes
+    (times 1/255; ``ToTensor`` divides by 255 instead, which can differ in the last bit)."""
+    from torchvision.transforms.v2 import functional as TF
+
+    return TF.to_dtype(batch, torch.float32, scale=True)
+
+
+def normalize(images: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
+    """Subtract the mean and divide by the standard deviation, per channel (if stated)."""
+    if preprocessing.mean is None or preprocessing.std is None:
+        return images
+    from torchvision.transforms.v2 import functional as TF
+
+    return TF.normalize(images, mean=list(preprocessing.mean), std=list(preprocessing.std))
+
+
+def resize_and_crop(batch: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
+    """The geometric part of a ``preprocess:`` section on uint8 (N, C, H, W) images.
+
+    ``torchvision.transforms.v2.functional.resize`` (an int resizes the shorter side) then
+    ``center_crop``: the functions torchvision's own transforms call, so a batch prepared
+    here equals ``v2.Compose([Resize, CenterCrop, ...])`` applied image by image.
+    """
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
+
+    assert preprocessing.crop is not None and preprocessing.resize is not None
+    resize = preprocessing.resize
+    size = [resize] if isinstance(resize, int) else list(resize)
+    # Both return their input unchanged when it already has the size asked for.
+    batch = TF.resize(
+        batch,
+        size,
+        interpolation=InterpolationMode(preprocessing.interpolation),
+        antialias=bool(preprocessing.antialias),
+    )
+    return TF.center_crop(batch, list(preprocessing.crop))
+
+
+def resize_to_stored(image: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
+    """One uint8 (C, H, W) image at :attr:`Preprocessing.stored_size`, for stacking.
+
+    Images of differing sizes are decoded to this one size so that a dataset is one uint8
+    tensor: a pair resize is applied as it is; a shorter-side resize to ``s`` is followed
+    by the ``s × s`` centre crop (the evaluation crop lies inside it). Without a
+    ``preprocess:`` section, images are resized to the input's size (as ``predict`` does,
+    antialiased). torchvision.transforms.v2's functions, as in evaluation.
+    """
+    from torchvision.transforms.v2 import InterpolationMode
+    from torchvision.transforms.v2 import functional as TF
+
+    stored = preprocessing.stored_size
+    assert stored is not None
+    if tuple(image.shape[-2:]) == stored:
+        return image
+    resize = preprocessing.resize if preprocessing.crop is not None else stored
+    size = [resize] if isinstance(resize, int) else list(resize)  # type: ignore[arg-type]
+    antialias = preprocessing.antialias if isinstance(preprocessing.antialias, bool) else True
+    image = TF.resize(
+        image, size, interpolation=InterpolationMode(preprocessing.interpolation),
+        antialias=antialias,
+    )  # fmt: skip
+    return TF.center_crop(image, list(stored))
+
+
+class ImageSource(Protocol):
+    """Images that are not held in memory: decoded batch by batch (in worker processes)."""
+
+    def __len__(self) -> int: ...
+
+    def batches(self, index_batches: list[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """uint8 (n, C, H, W) batches of the images at these indices, in this order."""
+        ...
+
+
+#: Turns one uint8 batch into network inputs; gets the epoch's random generator.
+BatchTransform = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
 class Batches:
-    """Iterates over (images, labels) batches of an in-memory uint8 dataset on ``device``.
+    """Iterates over (images, labels) batches of a uint8 dataset on ``device``.
 
     The order of an epoch depends only on ``(seed, epoch)`` (see :meth:`set_epoch`), not on
     any generator state, so a resumed run sees exactly the batches the interrupted run
-    would have seen. With ``world_size > 1`` every rank takes every ``world_size``-th index
-    of the same permutation, like ``DistributedSampler``; ``pad_shards`` repeats a few
-    indices so that every rank runs the same number of steps (DDP needs that), while the
-    test set is sharded without padding so its accuracy counts every image exactly once.
+    would have seen; so does its augmentation, whose generator is seeded from
+    ``(seed, epoch, rank)``. With ``world_size > 1`` every rank takes every
+    ``world_size``-th index of the same permutation, like ``DistributedSampler``;
+    ``pad_shards`` repeats a few indices so that every rank runs the same number of steps
+    (DDP needs that), while the test set is sharded without padding so its accuracy
+    counts every image exactly once.
+
+    ``images`` is a uint8 tensor (kept whole on ``device``: a batch is one indexing
+    operation) or an :class:`ImageSource` (decoded per batch, then moved). ``transform``
+    turns a uint8 batch into inputs (training's augmentation); by default
+    :func:`to_float_images` with ``preprocessing``.
     """
 
     def __init__(
         self,
-        images: torch.Tensor,
+        images: torch.Tensor | ImageSource,
         labels: torch.Tensor,
         *,
         batch_size: int,
@@ -287,8 +389,9 @@ class Batches:
         world_size: int = 1,
         pad_shards: bool = False,
         channels_last: bool = False,
+        transform: BatchTransform | None = None,
     ) -> None:
-        self.images = images.to(device)
+        self.images = images.to(device) if isinstance(images, torch.Tensor) else images
         self.labels = labels.to(device)
         self.batch_size = batch_size
         self.preprocessing = preprocessing
@@ -299,10 +402,11 @@ class Batches:
         self.world_size = world_size
         self.pad_shards = pad_shards
         self.channels_last = channels_last
+        self.transform = transform
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the shuffle order of ``epoch`` (0-based)."""
+        """Select the shuffle order (and augmentation) of ``epoch`` (0-based)."""
         self.epoch = epoch
 
     def shard_indices(self) -> torch.Tensor:
@@ -330,9 +434,26 @@ class Batches:
         return -(-count // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = self.shard_indices().to(self.images.device)
+        order = self.shard_indices()
+        index_batches = list(order.split(self.batch_size))
+        generator = torch.Generator().manual_seed(
+            derive_seed(self.seed, "augment", self.epoch, self.rank)
+        )
         memory_format = torch.channels_last if self.channels_last else torch.contiguous_format
-        for start in range(0, len(order), self.batch_size):
-            index = order[start : start + self.batch_size]
-            images = to_float_images(self.images[index], self.preprocessing)
-            yield images.contiguous(memory_format=memory_format), self.labels[index]
+        for index, pixels in zip(index_batches, self._pixels(index_batches), strict=True):
+            if self.transform is not None:
+                images = self.transform(pixels, generator)
+            else:
+                images = to_float_images(pixels, self.preprocessing)
+            labels = self.labels[index.to(self.labels.device)]
+            yield images.contiguous(memory_format=memory_format), labels
+
+    def _pixels(self, index_batches: list[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """The uint8 images of each batch, on the device."""
+        if isinstance(self.images, torch.Tensor):
+            for index in index_batches:
+                yield self.images[index.to(self.images.device)]
+            return
+        non_blocking = self.device.type == "cuda"
+        for pixels in self.images.batches(index_batches):
+            yield pixels.to(self.device, non_blocking=non_blocking)

@@ -117,6 +117,8 @@ class ExpressionProblem(Exception):
     hint: str | None = None
     #: The stable code of this kind of problem (NS3xx, listed in docs/errors.md).
     code: str = "NS300"
+    #: The name that is not in scope, when that is the problem.
+    undefined: str | None = None
 
 
 def describe(value: Any) -> str:
@@ -341,7 +343,9 @@ class _Evaluator:
         hint = did_you_mean(node.id, known) or (
             f"defined params: {', '.join(known)}" if known else "the spec defines no params"
         )
-        raise self.problem(node, f"undefined param '{node.id}'", hint, code="NS302")
+        problem = self.problem(node, f"undefined param '{node.id}'", hint, code="NS302")
+        problem.undefined = node.id
+        raise problem
 
     def listing(self, node: ast.List) -> tuple[Any, ...]:
         if len(node.elts) > MAX_ITEMS:

@@ -15,9 +15,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic import Input, atomic_write
 from .compiler import CompiledSpec
 from .errors import NetspecError
 from .ir import Node
@@ -237,8 +239,9 @@ def to_mermaid(graph: Graph) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(dot_text: str, out: Path, fmt: str) -> None:
-    """Run Graphviz's ``dot`` to draw ``dot_text`` into ``out`` as ``fmt``."""
+def render(dot_text: str, out: Path, fmt: str, inputs: Sequence[Input] = ()) -> None:
+    """Run Graphviz's ``dot`` to draw ``dot_text`` into ``out`` as ``fmt`` (atomically;
+    ``out`` must not be one of ``inputs``, the files the caller read)."""
     program = shutil.which("dot")
     if program is None:
         raise GraphError(
@@ -247,19 +250,22 @@ def render(dot_text: str, out: Path, fmt: str) -> None:
             "install graphviz; conda: conda install graphviz), or write text that needs no "
             "Graphviz: --format mermaid, or -o FILE.dot",
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        result = subprocess.run(
-            [program, f"-T{fmt}", "-o", str(out)],
-            input=dot_text,
-            text=True,
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise GraphError(f"Graphviz's 'dot' took too long to draw {out}") from None
-    if result.returncode != 0:
-        raise GraphError(
-            f"Graphviz's 'dot' failed to draw {out}: {result.stderr.strip() or 'no message'}"
-        )
+
+    def draw(temporary: Path) -> None:
+        try:
+            result = subprocess.run(
+                [program, f"-T{fmt}", "-o", str(temporary)],
+                input=dot_text,
+                text=True,
+                capture_output=True,
+                timeout=300,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise GraphError(f"Graphviz's 'dot' took too long to draw {out}") from None
+        if result.returncode != 0:
+            raise GraphError(
+                f"Graphviz's 'dot' failed to draw {out}: {result.stderr.strip() or 'no message'}"
+            )
+
+    atomic_write(out, draw, inputs=inputs)

@@ -25,6 +25,7 @@ from pydantic.json_schema import models_json_schema
 
 from . import blocks
 from .params import PARAM_SCHEMA, ParamSpec
+from .preprocess_section import PreprocessSection
 from .recipe import TrainRecipe
 from .schema import CONDITION_SCHEMA, LAYER_REF, READS_SCHEMA, Library, SpecHeader, WeightsKeys
 from .userblocks import BlockDef
@@ -66,7 +67,15 @@ def spec_json_schema() -> dict[str, Any]:
     """The whole language: a spec or an imported block library, and every layer kind."""
     kinds = blocks.all_blocks()
     models: list[Any] = [*(b.args for b in kinds.values())]
-    models += [SpecHeader, Library, BlockDef, ParamSpec, TrainRecipe, WeightsKeys]
+    models += [
+        SpecHeader,
+        Library,
+        BlockDef,
+        ParamSpec,
+        TrainRecipe,
+        WeightsKeys,
+        PreprocessSection,
+    ]
     refs, top = models_json_schema(
         [(m, "validation") for m in dict.fromkeys(models)],
         by_alias=True,
@@ -180,6 +189,14 @@ def _describe_header(defs: dict[str, Any]) -> None:
         "description": header["train"].get("description", "the training recipe"),
         "examples": [{"optimizer": "sgd", "lr": 0.05, "epochs": 10}],
     }
+    header["preprocess"] = {
+        "anyOf": [{"$ref": "#/$defs/PreprocessSection"}, {"type": "null"}],
+        "description": header["preprocess"].get("description", "the evaluation transform"),
+        "examples": [
+            {"resize": 256, "crop": 224, "mean": [0.485, 0.456, 0.406],
+             "std": [0.229, 0.224, 0.225]}
+        ],
+    }  # fmt: skip
     for name, example in (("name", "resnet18"), ("description", "d2l ResNet-18")):
         header[name]["examples"] = [example]
     header["classes"]["examples"] = [["T-shirt", "Trouser"]]

@@ -428,8 +428,10 @@ def resolve_params(
     picked = variants.get(chosen, {}) if chosen is not None else {}
     scope = Scope()
     settled: list[Param] = []
-    for param in params:
-        value = _default(param, scope, param.name in picked or param.name in overrides)
+    for position, param in enumerate(params):
+        unavailable = _unavailable(params, position)
+        given = param.name in picked or param.name in overrides
+        value = _default(param, scope, given, unavailable)
         if param.type is None and value is not None:
             param = replace(param, type=type_of_value(value))
         for variant, values in variants.items():
@@ -480,7 +482,20 @@ def _variant_value(param: Param, variant: str, node: Located) -> Value:
         ) from None
 
 
-def _default(param: Param, scope: Scope, given: bool) -> Value | None:
+def _unavailable(params: list[Param], position: int) -> dict[str, str]:
+    """Why the params from ``position`` on cannot be used in the default at ``position``."""
+    name = params[position].name
+    later = {
+        p.name: f"'{p.name}' is defined later, at line {p.span.line}; a param can use only "
+        "the params above it"
+        for p in params[position + 1 :]
+    }
+    return {**later, name: f"'{name}' cannot be defined in terms of itself"}
+
+
+def _default(
+    param: Param, scope: Scope, given: bool, unavailable: Mapping[str, str] | None = None
+) -> Value | None:
     """The value of a param's default in ``scope`` (None when it has none).
 
     A default that fails to evaluate is an error only when nothing replaces it.
@@ -490,7 +505,7 @@ def _default(param: Param, scope: Scope, given: bool) -> Value | None:
     node: Located = param.default
     try:
         if param.type is None:  # a short-form expression: its value is the param's
-            return evaluate_at(node, scope, f"params: '{param.name}'")  # type: ignore[no-any-return]
+            return evaluate_at(node, scope, f"params: '{param.name}'", unavailable)  # type: ignore[no-any-return]
         if _literal_of_its_type(param):
             return as_value(node.plain())
         return param.check(node, scope, "params")

@@ -1,28 +1,35 @@
 """Run an artifact on image files or IDX files, with the artifact's own preprocessing.
 
-The preprocessing is the training pipeline's, read from the artifact's metadata
+Files are read by :mod:`netspec.datafiles`, the bounded readers datasets use too. The
+preprocessing is the training pipeline's, read from the artifact's metadata
 (:class:`netspec.preprocessing.Preprocessing`) and applied by the function training applies
 to its batches (:func:`netspec.data.to_float_images`): convert to grayscale (one channel)
-or RGB (three), scale pixels by 1/255 (as ``ToTensor``), resize to the input's height ×
-width (bilinear with half-pixel centres, antialiased when shrinking: torchvision's
-``Resize``). An image whose aspect ratio differs from the input's is refused instead of
-being silently distorted. IDX files (the MNIST/Fashion-MNIST container) hold many images:
-each becomes one input.
+or RGB (three); then, for a spec with a ``preprocess:`` section, torchvision's
+``ImageClassification`` steps on the uint8 image (resize, centre crop, ``/ 255``,
+normalise); without one, the seed's (``/ 255``, resize to the input's height × width,
+bilinear with half-pixel centres, antialiased when shrinking). Without a crop, an image
+whose aspect ratio differs from the input's is refused instead of being silently
+distorted. IDX files (the MNIST/Fashion-MNIST container) hold many images: each becomes
+one input. An artifact built with ``--dynamic-size`` (its metadata has ``dynamic_hw``)
+takes images of any size from its smallest one on: they are not resized, only converted
+and scaled, and an image below that size is refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from . import datafiles
 from .artifacts import Artifact
-from .errors import InputError
+from .errors import DataError, InputError
 from .preprocessing import Preprocessing
+from .spatial import SizeRange
 
 #: Largest relative difference between an image's and the input's aspect ratio that is
 #: still resized rather than refused (rounding of odd sizes, say 28×28 vs 27×28 crops).
@@ -79,16 +86,12 @@ def read_inputs(paths: list[str], limit: int | None = None) -> Iterator[Sample]:
 
 def read_image(path: Path) -> np.ndarray:
     """Pixels of a PNG/JPEG/... file as uint8, (H, W) for grayscale, (H, W, 3) for colour."""
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode not in ("L", "RGB"):
-                image = image.convert("RGB" if image.mode in ("RGBA", "P", "CMYK") else "L")
-            return np.asarray(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return datafiles.read_image(path)
+    except datafiles.NotAnImageError:
         raise InputError(f"{path} is not an image (PNG, JPEG, ...) or an IDX file") from None
+    except DataError as exc:
+        raise InputError(exc.message) from None
 
 
 def read_idx_images(path: Path, limit: int | None = None) -> Iterator[Sample]:
@@ -96,7 +99,7 @@ def read_idx_images(path: Path, limit: int | None = None) -> Iterator[Sample]:
 
     The file is read by :func:`netspec.data.read_idx`, the reader training uses.
     """
-    from .data import DataError, read_idx
+    from .data import read_idx
 
     try:
         data = read_idx(path)
@@ -116,8 +119,6 @@ def read_idx_images(path: Path, limit: int | None = None) -> Iterator[Sample]:
 
 def preprocess(sample: Sample, meta: dict[str, Any]) -> torch.Tensor:
     """A sample as the (C, H, W) float tensor the artifact's model was trained on."""
-    from PIL import Image
-
     from .data import to_float_images
 
     input_shape = meta.get("input_shape") or []
@@ -139,17 +140,30 @@ def preprocess(sample: Sample, meta: dict[str, Any]) -> torch.Tensor:
     h, w = pixels.shape[:2]
     if h == 0 or w == 0:
         raise InputError(f"{sample.label}: the image is empty")
-    if abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+    steps = Preprocessing.from_metadata(meta.get("preprocessing"), input_shape)
+    sizes = SizeRange.from_metadata(meta.get("dynamic_hw"))
+    if sizes is not None:
+        _check_size(sample, sizes, h, w)
+        steps = replace(steps, resize=None, crop=None)  # fed at its own size
+    elif steps.crop is None and abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
         raise InputError(
             f"{sample.label}: wrong size: {w}x{h} pixels, but the artifact takes "
             f"{width}x{height} images (aspect ratio differs; crop it first)"
         )
-    steps = Preprocessing.from_metadata(meta.get("preprocessing"), input_shape)
-    image = np.asarray(Image.fromarray(pixels).convert(steps.color))
+    image = datafiles.convert_pixels(pixels, steps.color or "L")
     # (H, W) grayscale gains its channel axis; (H, W, C) colour becomes (C, H, W).
     tensor = torch.from_numpy(image.copy())
     tensor = tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
     return to_float_images(tensor.unsqueeze(0), steps)[0]
+
+
+def _check_size(sample: Sample, sizes: SizeRange, height: int, width: int) -> None:
+    if not sizes.admits(height, width):
+        raise InputError(
+            f"{sample.label}: {width}x{height} pixels is outside the sizes this artifact "
+            f"takes ({sizes.min_width}x{sizes.min_height} to "
+            f"{sizes.max_width}x{sizes.max_height})"
+        )
 
 
 def class_name(index: int, classes: list[str] | None) -> str:
@@ -165,7 +179,9 @@ def predict(
     top: int = 3,
     batch_size: int = 64,
 ) -> Iterator[Prediction]:
-    """Top-``top`` classes with softmax probabilities for every sample, batch by batch."""
+    """Top-``top`` classes with softmax probabilities for every sample, batch by batch
+    (a batch ends early where the image size changes: a dynamic-size artifact takes images
+    of any size, but one batch holds one size)."""
     assert artifact.run is not None
     batch: list[tuple[Sample, torch.Tensor]] = []
 
@@ -191,7 +207,10 @@ def predict(
         batch.clear()
 
     for sample in samples:
-        batch.append((sample, preprocess(sample, artifact.meta)))
+        tensor = preprocess(sample, artifact.meta)
+        if batch and batch[0][1].shape != tensor.shape:
+            yield from flush()
+        batch.append((sample, tensor))
         if len(batch) == batch_size:
             yield from flush()
     if batch:

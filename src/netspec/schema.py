@@ -29,6 +29,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from .errors import CONTROL_CHARACTERS
 from .expressions import MAX_NESTING, MAX_STRING, describe
 
 #: Upper bound of any size (channels, features, kernel): keeps hostile specs from
@@ -644,6 +645,21 @@ CONDITION_SCHEMA = {
 }
 
 
+def _plain_text(value: Any) -> Any:
+    """Text without terminal control characters (a spec's name is printed and made a file name)."""
+    if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+        raise _invalid(
+            "netspec_text",
+            "must not contain control characters, got {got}",
+            got=describe(value),
+        )
+    return value
+
+
+#: A string a spec may use as text that netspec prints: no control characters.
+PlainText = Annotated[str, BeforeValidator(_plain_text)]
+
+
 class LayerArgs(BaseModel):
     """Fields shared by every block: an optional module name, and nothing unknown.
 
@@ -674,8 +690,8 @@ class SpecHeader(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="name of the network", min_length=1, max_length=200)
-    description: str | None = Field(None, description="free text shown by 'summary'")
+    name: PlainText = Field(description="name of the network", min_length=1, max_length=200)
+    description: PlainText | None = Field(None, description="free text shown by 'summary'")
     input: list[Any] = Field(description="shape of one sample: [C, H, W] or [F]")
     params: dict[str, Any] = Field(
         default_factory=dict,
@@ -692,7 +708,10 @@ class SpecHeader(BaseModel):
         None, description="how 'build --weights' and 'eval --weights' read a weights file"
     )
     train: dict[str, Any] | None = Field(None, description="the training recipe")
-    classes: list[str] | None = Field(None, description="class names, in label order")
+    preprocess: dict[str, Any] | None = Field(
+        None, description="how an image becomes the input (resize, crop, mean/std)"
+    )
+    classes: list[PlainText] | None = Field(None, description="class names, in label order")
     imports: list[str] = Field(
         default_factory=list,
         description="files whose blocks this spec uses, relative to this file",

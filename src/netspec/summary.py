@@ -14,6 +14,7 @@ from typing import Any
 
 from .compiler import CompiledSpec
 from .ir import Node
+from .limits import human_bytes
 from .shapes import format_shape
 
 
@@ -23,14 +24,6 @@ def human(n: int) -> str:
         if abs(n) >= size:
             return f"{n / size:.2f}{unit}"
     return str(n)
-
-
-def human_bytes(n: int) -> str:
-    """2359296 → '2.2 MiB': memory sizes in binary units, as allocators report them."""
-    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= size:
-            return f"{n / size:.1f} {unit}"
-    return f"{n} B"
 
 
 def _field(node: Node) -> str:

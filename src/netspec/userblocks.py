@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from . import blocks
 from .errors import NetspecError, SchemaError, Span
 from .expressions import Scope, Value
+from .files import resolved
 from .params import PARAM_SCHEMA, Param, has_expression, read_param
 from .schema import LayerArgs, LayerList, Library, OutputName, is_identifier
 from .shapes import Shape
@@ -138,6 +139,8 @@ class UserBlocks:
     """The user blocks one compilation can use, from the spec and everything it imports."""
 
     blocks: dict[str, UserBlock] = field(default_factory=dict)
+    #: Every file imported (directly or through other imports), resolved, in load order.
+    files: list[Path] = field(default_factory=list)
 
     def get(self, kind: str) -> UserBlock | None:
         return self.blocks.get(kind)
@@ -153,14 +156,17 @@ def load_user_blocks(
     doc: Document, imports: list[str], definitions: dict[str, Located]
 ) -> UserBlocks:
     """Read every import (recursively, each file once) and every definition."""
-    loader = _Loader()
     root = doc.path.resolve() if doc.path is not None else None
+    loader = _Loader(root.parent if root is not None else Path.cwd().resolve())
     loader.load(doc, imports, definitions, [(root, doc.source.name)])
     return loader.found
 
 
 @dataclass
 class _Loader:
+    #: The folder of the spec being compiled (the working directory for spec text):
+    #: every import must resolve, symbolic links followed, to a file inside it.
+    folder: Path
     found: UserBlocks = field(default_factory=UserBlocks)
     loaded: set[Path] = field(default_factory=set)
 
@@ -193,7 +199,7 @@ class _Loader:
             )
         base = doc.path.parent if doc.path is not None else Path()
         shown = Path(os.path.normpath(base / relative))
-        target = shown.resolve()
+        target = self.allowed(shown, relative, span)
         cycle = [name for path, name in chain if path == target]
         if cycle:
             names = [name for _, name in chain[[p for p, _ in chain].index(target) :]]
@@ -205,7 +211,11 @@ class _Loader:
             )
         if target in self.loaded:
             return
-        if not target.is_file():
+        if target.is_dir():
+            raise SchemaError(
+                f"imports: '{relative}' is a directory, not a file", span, code="NS214"
+            )
+        if not target.exists():
             raise SchemaError(
                 f"imported file not found: '{relative}'",
                 span,
@@ -217,6 +227,7 @@ class _Loader:
                 f"too many imported files (the limit is {MAX_IMPORTS})", span, code="NS214"
             )
         self.loaded.add(target)
+        self.found.files.append(target)
         try:
             child = read_path(shown)
             library = validate(Library, child.root, "imported file")
@@ -224,6 +235,27 @@ class _Loader:
             self.load(child, library.imports, library.blocks, [*chain, (target, str(shown))])
         except NetspecError as exc:
             raise with_note(exc, f"imported from {doc.source.name} here", span) from None
+
+    def allowed(self, shown: Path, relative: str, span: Span) -> Path:
+        """The file an import names, symbolic links resolved, if it is inside :attr:`folder`.
+
+        A spec (and what it imports) travels as one folder; an import that leaves it — by
+        ``..``, or by a link pointing elsewhere — would let a spec from someone else make
+        netspec read, and quote in its errors, any file the user can read.
+        """
+        target = resolved(shown)
+        if target is None:
+            raise SchemaError(f"imports: '{relative}' is a symbolic link loop", span, code="NS214")
+        if not target.is_relative_to(self.folder):
+            raise SchemaError(
+                f"imports: '{relative}' is outside the spec's folder",
+                span,
+                "imports must stay inside the folder of the spec being compiled (links "
+                "followed), so that a spec cannot make netspec read other files; copy the "
+                "file there",
+                code="NS214",
+            )
+        return target
 
     def define(self, name: str, node: Located) -> None:
         span = node.key_span()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import types
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -116,17 +116,24 @@ def validate_plain(adapter: TypeAdapter[Any], value: Any) -> Any:
         raise ValueProblem(_value_message(error, None), item, _value_code(error["type"])) from None
 
 
-def evaluate_at(node: Located, scope: Scope, owner: str) -> Any:
+def evaluate_at(
+    node: Located, scope: Scope, owner: str, unavailable: Mapping[str, str] | None = None
+) -> Any:
     """The value of the number or expression written at ``node`` (a spec param's default,
-    a size of the input); a bad expression is an :class:`ExpressionError` located in it."""
+    a size of the input); a bad expression is an :class:`ExpressionError` located in it.
+
+    ``unavailable`` are names that exist but cannot be used here, each with the hint that
+    says why (a param defined later): better than being told the name does not exist.
+    """
     if not isinstance(node.value, str):
         return node.value
     try:
         return scope.evaluate(node.value)
     except ExpressionProblem as problem:
         span = expression_span(node.span, problem.offset, problem.length)
+        hint = (unavailable or {}).get(problem.undefined or "", problem.hint)
         raise ExpressionError(
-            f"{owner}: {problem.message}", span, problem.hint, code=problem.code
+            f"{owner}: {problem.message}", span, hint, code=problem.code
         ) from None
 
 
@@ -462,7 +469,11 @@ _OUT_OF_RANGE = frozenset(
 
 
 def _value_code(kind: str) -> str:
-    """NS204 for a value out of its range, NS203 for any other value that does not fit."""
+    """The code of a value that does not fit: the error's own when a netspec validator named
+    one as its type (``PydanticCustomError("NS232", ...)``), else NS204 for a value out of
+    its range and NS203 for any other."""
+    if len(kind) == 5 and kind.startswith("NS") and kind[2:].isdigit():
+        return kind
     return "NS204" if kind in _OUT_OF_RANGE else "NS203"
 
 
@@ -500,6 +511,26 @@ _PYDANTIC_PLAIN = {
     "int_parsing": "an integer",
     "float_type": "a number",
     "float_parsing": "a number",
+    "finite_number": "a finite number",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
 }
+
+
+def first_problem(exc: ValidationError) -> str:
+    """pydantic's first error about a file netspec reads (a checkpoint, run.json, artifact
+    metadata), in netspec's words: ``'rng' is missing``, ``'epoch': input should be ...``."""
+    error = exc.errors()[0]
+    # pydantic names the member of a union it tried (``tuple[constrained-int, ...]``,
+    # ``constrained-int``): a type, not a place in the file, so it is left out.
+    parts = [str(p) for p in error["loc"] if not _is_union_member(p)]
+    where = ".".join(parts) or "the file"
+    if error["type"] == "missing":
+        return f"'{where}' is missing"
+    message = str(error["ctx"]["error"]) if error["type"] == "value_error" else str(error["msg"])
+    return f"'{where}': {message[:1].lower()}{message[1:]}"
+
+
+def _is_union_member(part: object) -> bool:
+    """Whether a part of a pydantic error location names a union's member type."""
+    return isinstance(part, str) and ("[" in part or part.startswith("constrained-"))

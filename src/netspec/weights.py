@@ -1,37 +1,114 @@
 """Read weights files and load them into a compiled model, safely and with a readable report.
 
 :func:`read_weights_file` is netspec's one ``torch.load``: ``build --weights``, ``eval
---weights`` and ``train --resume`` all read through it, so they accept and refuse the same
-files with the same words.
+--weights``, ``train --init-from`` and ``train --resume`` all read through it, so they
+accept and refuse the same files with the same words. Two kinds of file are read, told
+apart by their content, not their name: ``torch.save`` files (``.pt``: a ``state_dict`` or
+a netspec checkpoint), loaded with ``weights_only=True``, and **safetensors** files
+(``.safetensors``), which hold tensors and string metadata only — no code can be in them.
+
+Loading is strict for ``build`` and ``eval`` (:func:`load_weights`: every tensor must fit)
+and partial for fine-tuning (:func:`load_matching`: what fits is loaded, the rest is
+re-initialised, and a table says which is which).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from .atomic import atomic_write_bytes
 from .errors import BuildError
+from .files import open_regular
+from .limits import ENV, human_bytes, memory_limit
+from .patterns import Rename
 from .schema import WeightsKeys
+
+#: The metadata ``format`` of the safetensors files netspec writes.
+SAFETENSORS_FORMAT = "netspec.weights"
+#: Largest safetensors header netspec reads (the safetensors library's own limit).
+_MAX_SAFETENSORS_HEADER = 100 << 20
+
+
+def is_safetensors(path: str | os.PathLike[str]) -> bool:
+    """Whether a file is in the safetensors format: an 8-byte header length, then JSON."""
+    with open(path, "rb") as stream:
+        head = stream.read(9)
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    return 2 <= int.from_bytes(head[:8], "little") <= _MAX_SAFETENSORS_HEADER
 
 
 def read_weights_file(path: str | os.PathLike[str]) -> Any:
     """Whatever a weights or checkpoint file holds, loaded onto the CPU.
 
-    ``weights_only=True``: a weights file is data and must never run code when loaded.
+    ``weights_only=True``: a weights file is data and must never run code when loaded. A
+    safetensors file gives ``{"model": tensors, **its metadata}``, the shape of a netspec
+    checkpoint's weights. Only a regular file is read (:mod:`netspec.files`), and only one
+    that fits the memory limit (:mod:`netspec.limits`): loading materialises every tensor
+    it holds.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise BuildError(f"weights file not found: {path}")
+    with open_regular(path, "weights file", BuildError) as (stream, size):
+        if size == 0:
+            raise BuildError(f"cannot read weights from {path}: the file is empty (0 bytes)")
+        limit = memory_limit()
+        if size > limit:
+            raise BuildError(
+                f"cannot read weights from {path}: the file holds {human_bytes(size)}, more "
+                f"than the memory limit of {human_bytes(limit)} (set {ENV} to raise it)"
+            )
+        if is_safetensors(path):
+            return _read_safetensors(Path(path))
+        try:
+            return torch.load(stream, map_location="cpu", weights_only=True)
+        except Exception as exc:  # unpickling refuses code, a truncated zip, not a torch file...
+            reason = str(exc).strip() or type(exc).__name__
+            raise BuildError(f"cannot read weights from {path}: {reason}".splitlines()[0]) from None
+
+
+def _read_safetensors(path: Path) -> dict[str, Any]:
+    from safetensors import SafetensorError, safe_open
+
     try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refuses code, a truncated zip, not a torch file...
+        with safe_open(str(path), framework="pt", device="cpu") as reader:
+            tensors = {name: reader.get_tensor(name) for name in reader.keys()}  # noqa: SIM118
+            metadata = reader.metadata() or {}
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         reason = str(exc).strip() or type(exc).__name__
         raise BuildError(f"cannot read weights from {path}: {reason}".splitlines()[0]) from None
+    info: dict[str, Any] = {"model": tensors}
+    for key, text in metadata.items():
+        try:
+            info[key] = json.loads(text)
+        except ValueError:
+            info[key] = text
+    return info
+
+
+def save_safetensors(
+    path: str | os.PathLike[str],
+    state: Mapping[str, torch.Tensor],
+    metadata: Mapping[str, Any] | None = None,
+) -> None:
+    """Write weights as safetensors, atomically; ``metadata`` values are stored as JSON.
+
+    Tensors are copied to contiguous CPU memory first (safetensors refuses views and
+    shared storage, which a state_dict may hold).
+    """
+    from safetensors.torch import save
+
+    tensors = {name: tensor.detach().cpu().contiguous().clone() for name, tensor in state.items()}
+    texts = {"format": json.dumps(SAFETENSORS_FORMAT)}
+    texts.update({key: json.dumps(value) for key, value in (metadata or {}).items()})
+    atomic_write_bytes(path, save(tensors, metadata=texts))
 
 
 def read_state_dict(
@@ -51,6 +128,9 @@ def read_state_dict(
                 for key, value in data.items()
                 if isinstance(value, str | int | float) and not isinstance(value, bool)
             )
+            names = data.get("classes")
+            if isinstance(names, list) and all(isinstance(n, str) for n in names):
+                info["classes"] = list(names)
         data = data["model"]
     if not isinstance(data, dict) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in data.items()
@@ -113,3 +193,96 @@ def _with_suggestion(key: str, candidates: list[str]) -> str:
     """``a.norm1.weight (the file has a.norm.1.weight)`` when a file key is close."""
     close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.8)
     return f"{key} (the file has {close[0]})" if close else key
+
+
+@dataclass
+class InitReport:
+    """What ``--init-from`` did with each tensor: the table it prints."""
+
+    source: str
+    loaded: list[str] = field(default_factory=list)
+    #: The network's tensors that kept their fresh initialisation, with the reason.
+    reinitialised: list[tuple[str, str]] = field(default_factory=list)
+    #: The file's tensors (after renaming) the network has no place for.
+    unused: list[str] = field(default_factory=list)
+
+    def table(self) -> str:
+        total = len(self.loaded) + len(self.reinitialised)
+        rows = [
+            ("loaded", self.loaded),
+            ("re-initialised", [f"{name} ({why})" for name, why in self.reinitialised]),
+            ("unused in file", self.unused),
+        ]
+        lines = [
+            f"--init-from {self.source}: {len(self.loaded)} of the network's {total} tensors "
+            f"loaded, {len(self.reinitialised)} re-initialised, {len(self.unused)} in the "
+            f"file unused"
+        ]
+        lines += [f"  {label:<15}{len(names):>5}  {_some(names)}".rstrip() for label, names in rows]
+        return "\n".join(lines)
+
+    def as_record(self) -> dict[str, Any]:
+        """For run.json: the file and every name, by what happened to it."""
+        return {
+            "file": self.source,
+            "loaded": self.loaded,
+            "reinitialised": [name for name, _ in self.reinitialised],
+            "unused": self.unused,
+        }
+
+
+def _some(names: list[str], shown: int = 6) -> str:
+    more = len(names) - shown
+    return ", ".join(names[:shown]) + (f", ... and {more} more" if more > 0 else "")
+
+
+def load_matching(
+    model: nn.Module, path: str | os.PathLike[str], renames: list[Rename] | None = None
+) -> InitReport:
+    """Load every tensor of ``path`` whose name (after ``renames``) and shape match.
+
+    The network's other tensors keep their fresh initialisation; the report says which
+    were loaded, which were not and why, and which of the file's were unused. A file of
+    which nothing fits is an error: that is a wrong file, not a fine-tuning.
+    """
+    state = _renamed(read_state_dict(path), renames or [], path)
+    own = model.state_dict()
+    report = InitReport(str(path))
+    fitting: dict[str, torch.Tensor] = {}
+    for name, tensor in own.items():
+        if name not in state:
+            report.reinitialised.append((name, "not in the file"))
+        elif state[name].shape != tensor.shape:
+            report.reinitialised.append(
+                (name, f"file {tuple(state[name].shape)}, network {tuple(tensor.shape)}")
+            )
+        else:
+            fitting[name] = state[name]
+            report.loaded.append(name)
+    report.unused = [name for name in state if name not in own]
+    if not fitting:
+        raise BuildError(
+            f"--init-from {path}: none of its {len(state)} tensors fits this network "
+            f"(names such as {_some(list(state), 3)}; the network's: {_some(list(own), 3)}); "
+            f"rename them with --init-map 'FILE_PATTERN=NETWORK_PATTERN'"
+        )
+    with torch.no_grad():
+        for name, tensor in fitting.items():
+            own[name].copy_(tensor)
+    return report
+
+
+def _renamed(
+    state: dict[str, torch.Tensor], renames: list[Rename], path: str | os.PathLike[str]
+) -> dict[str, torch.Tensor]:
+    """The file's tensors under the names ``renames`` give them (the first that matches)."""
+    result: dict[str, torch.Tensor] = {}
+    for name, tensor in state.items():
+        target = next((new for rule in renames if (new := rule.apply(name)) is not None), name)
+        if target in result:
+            raise BuildError(
+                f"--init-map: two tensors of {path} are renamed to '{target}'; make the "
+                f"patterns more specific"
+            )
+        result[target] = tensor
+    return result

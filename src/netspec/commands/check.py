@@ -18,8 +18,9 @@ import sys
 from dataclasses import replace
 
 from ..compiler import CompiledSpec, compile_document, read_spec, variant_values
-from ..errors import NetspecError, UsageError
+from ..errors import NetspecError, UsageError, printable
 from ..expressions import Value
+from ..limits import parameters_too_large
 from ..params import format_value
 from ..shapes import format_shape
 from ..source import Document
@@ -80,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
                 separator = "\n" if len(failures) > 1 else ""
                 print(separator + error.render("netspec", "check"), file=sys.stderr)
             continue
+        if args.format == "text":
+            for spec in specs:
+                _warn_if_too_large(path, spec.total_params)
         if args.format == "text" and not args.quiet:
             for spec in specs:
                 print(
@@ -102,6 +106,16 @@ def _refuse_flags_that_exclude_each_other(args: argparse.Namespace) -> None:
     if args.list_variants and args.format != "text":
         raise UsageError(
             f"--list-variants prints a table; leave out --format {args.format}", code="NS904"
+        )
+
+
+def _warn_if_too_large(path: str, parameters: int) -> None:
+    """A warning (exit status unchanged) when ``netspec build`` would refuse the network."""
+    too_large = parameters_too_large(parameters)
+    if too_large is not None:
+        print(
+            printable(f"{path}: warning: {too_large}; netspec build will refuse it"),
+            file=sys.stderr,
         )
 
 

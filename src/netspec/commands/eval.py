@@ -1,4 +1,4 @@
-"""``netspec eval``: test accuracy, overall and per class, of trained weights on Fashion-MNIST.
+"""``netspec eval``: test accuracy, overall and per class, of trained weights on a test split.
 
 torch is imported inside :func:`run` only, like every command (``netspec check`` must not
 pay for it).
@@ -14,31 +14,31 @@ examples:
   netspec eval specs/lenet.yaml --weights runs/lenet-20250101-120000/best.pt
   netspec eval specs/lenet.yaml --weights lenet_state_dict.pt --device cpu
 
---weights takes a netspec checkpoint (last.pt, best.pt) or a plain state_dict file.
+  netspec eval specs/resnet18.yaml --weights runs/pets/best.safetensors --data pets/
+
+--weights takes a netspec checkpoint (last.pt, best.pt), a plain state_dict file or a
+.safetensors file; every tensor must fit. The data is the recipe's data: section (default
+Fashion-MNIST) or --data; its test split is evaluated (val/ of an image folder).
 """
 
 
 def register(subparsers: Any) -> None:
     from netspec.commands._common import add_spec_arguments
+    from netspec.data_options import add_data_arguments
 
     parser = subparsers.add_parser(
         "eval",
         help="test accuracy (and per-class accuracy) of trained weights",
-        description="Evaluate SPEC's network with trained weights on the Fashion-MNIST test set.",
+        description="Evaluate SPEC's network with trained weights on the test split of its "
+        "dataset (default Fashion-MNIST).",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_spec_arguments(parser)
-    parser.add_argument("--weights", required=True, metavar="CKPT", help="checkpoint or state_dict")
     parser.add_argument(
-        "--data-dir", help="folder with the Fashion-MNIST IDX files (default: $NETSPEC_DATA_DIR)"
+        "--weights", required=True, metavar="CKPT", help="checkpoint, state_dict or .safetensors"
     )
-    parser.add_argument(
-        "--no-download",
-        dest="download",
-        action="store_false",
-        help="fail instead of downloading Fashion-MNIST when --data-dir lacks it",
-    )
+    add_data_arguments(parser)
     parser.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda[:N]")
     parser.add_argument("--batch-size", type=int, default=256, help="images per batch")
     parser.add_argument("--amp", choices=("none", "bf16"), default="none", help="bf16 autocast")
@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from netspec.commands._common import load_spec
-    from netspec.data import CLASS_NAMES
+    from netspec.data_options import data_options
     from netspec.train.errors import TrainUsageError
     from netspec.train.runner import evaluate_weights
 
@@ -57,13 +57,12 @@ def run(args: argparse.Namespace) -> int:
     accuracy = evaluate_weights(
         compiled,
         args.weights,
-        data_dir=args.data_dir,
         device=args.device,
         batch_size=args.batch_size,
         amp=args.amp,
-        download=args.download,
+        data=data_options(args, compiled.train.data),
     )
-    class_names = tuple(compiled.classes or CLASS_NAMES)
+    class_names = tuple(compiled.classes or accuracy.classes)
     print(format_report(accuracy.correct.tolist(), accuracy.total.tolist(), class_names))
     return 0
 

@@ -8,6 +8,11 @@ format. What changes: loss and hit counts are summed on the device and read once
 epoch (the seed's two ``.item()`` calls per batch force a GPU sync each step), batches
 come from :class:`netspec.data.Batches`, and with several processes the sums are
 all-reduced so every rank reports the global numbers.
+
+What a recipe adds to a step (:class:`StepRules`): the learning rate of every step from
+the schedule (a pure function of the step number, so a resumed run continues exactly),
+label smoothing, gradient clipping, fp16 autocast with a gradient scaler, and frozen
+parameters (:class:`netspec.train.finetune.Freeze`).
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from netspec.recipe import TrainRecipe
+from netspec.recipe import TrainRecipe, lr_factor
 from netspec.train.distributed import Distributed
 from netspec.train.progress import Progress
 
@@ -69,6 +75,8 @@ class Accuracy:
 
     correct: torch.Tensor  # int64 (num_classes,)
     total: torch.Tensor  # int64 (num_classes,)
+    #: The class names, in label order, when the caller knows them.
+    classes: tuple[str, ...] = ()
 
     @property
     def overall(self) -> float:
@@ -100,22 +108,91 @@ def initialize_weights(model: nn.Module, scheme: str) -> None:
                 initializer(module.weight)
 
 
-def make_optimizer(model: nn.Module, recipe: TrainRecipe) -> torch.optim.Optimizer:
+def make_optimizer(
+    model: nn.Module, recipe: TrainRecipe, frozen: Iterable[nn.Parameter] = ()
+) -> torch.optim.Optimizer:
+    """The recipe's optimizer; ``frozen`` parameters form a second group at ``frozen_lr``.
+
+    Frozen parameters are in the optimizer from the start (so its state's layout never
+    changes when they are unfrozen) but have no gradient while frozen, and every
+    optimizer here leaves a parameter without a gradient untouched — weight decay
+    included. Each group remembers its ``base_lr`` for the schedule.
+    """
+    frozen_ids = {id(p) for p in frozen}
+    trained = [p for p in model.parameters() if id(p) not in frozen_ids]
+    held = [p for p in model.parameters() if id(p) in frozen_ids]
+    groups = [{"params": trained, "lr": recipe.lr, "base_lr": recipe.lr}]
+    if held:
+        groups.append({"params": held, "lr": recipe.frozen_lr, "base_lr": recipe.frozen_lr})
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(
-            model.parameters(),
-            lr=recipe.lr,
-            momentum=recipe.momentum,
+            groups, lr=recipe.lr, momentum=recipe.momentum, nesterov=recipe.nesterov,
             weight_decay=recipe.weight_decay,
-        )
-    return torch.optim.Adam(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+        )  # fmt: skip
+    optimizer_class = torch.optim.AdamW if recipe.optimizer == "adamw" else torch.optim.Adam
+    return optimizer_class(groups, lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
 def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager[object]:
-    """bf16 autocast when asked for; bf16 needs no loss scaling, unlike fp16."""
-    if amp == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    """bf16 or fp16 autocast when asked for (fp16 needs a gradient scaler: :class:`StepRules`)."""
+    if amp in ("bf16", "fp16"):
+        dtype = torch.bfloat16 if amp == "bf16" else torch.float16
+        return torch.autocast(device_type=device.type, dtype=dtype)
     return contextlib.nullcontext()
+
+
+class FrozenParts(Protocol):
+    """What the loop needs from :class:`netspec.train.finetune.Freeze`."""
+
+    def set_epoch(self, epoch_index: int) -> None: ...
+
+    def after_train_mode(self) -> None: ...
+
+
+@dataclass
+class StepRules:
+    """What a recipe adds to ``zero_grad/backward/step``; the defaults add nothing."""
+
+    recipe: TrainRecipe | None = None
+    steps_per_epoch: int = 0
+    #: fp16's gradient scaler (CUDA); None otherwise.
+    scaler: torch.amp.GradScaler | None = None
+    frozen: FrozenParts | None = None
+
+    @property
+    def label_smoothing(self) -> float:
+        return self.recipe.label_smoothing if self.recipe is not None else 0.0
+
+    def set_lr(self, optimizer: torch.optim.Optimizer, step: int) -> None:
+        """Every group's learning rate at global step ``step`` (0-based), from the schedule."""
+        if self.recipe is None or (
+            self.recipe.schedule == "none" and not self.recipe.warmup_epochs
+        ):
+            return
+        factor = lr_factor(self.recipe, step, self.steps_per_epoch)
+        for group in optimizer.param_groups:
+            group["lr"] = group["base_lr"] * factor
+
+    def step(self, model: nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        """Backward and step, with the scaler and gradient clipping when the recipe has them."""
+        clip = self.recipe.clip_grad_norm if self.recipe is not None else None
+        if self.scaler is None:
+            loss.backward()
+            if clip is not None:
+                _clip(model, clip)
+            optimizer.step()
+            return
+        self.scaler.scale(loss).backward()
+        if clip is not None:
+            self.scaler.unscale_(optimizer)
+            _clip(model, clip)
+        self.scaler.step(optimizer)
+        self.scaler.update()
+
+
+def _clip(model: nn.Module, max_norm: float) -> None:
+    parameters = [p for p in model.parameters() if p.grad is not None]
+    torch.nn.utils.clip_grad_norm_(parameters, max_norm)
 
 
 def _accumulator_dtype(device: torch.device) -> torch.dtype:
@@ -133,20 +210,30 @@ def train_epoch(
     dist: Distributed | None = None,
     progress: Progress | None = None,
     num_batches: int | None = None,
+    rules: StepRules | None = None,
+    epoch_index: int = 0,
 ) -> tuple[float, float]:
-    """One pass over ``batches``; returns (mean batch loss, train accuracy), global over ranks."""
+    """One pass over ``batches``; returns (mean batch loss, train accuracy), global over ranks.
+
+    ``rules`` add the recipe's schedule, label smoothing, clipping, scaler and frozen
+    parts; ``epoch_index`` places the epoch's steps on the schedule.
+    """
+    rules = rules or StepRules()
     model.train()
+    if rules.frozen is not None:
+        rules.frozen.after_train_mode()
     acc_dtype = _accumulator_dtype(device)
     loss_sum = torch.zeros((), dtype=acc_dtype, device=device)
     correct = torch.zeros((), dtype=torch.int64, device=device)
     samples = batch_count = 0
+    first_step = epoch_index * rules.steps_per_epoch
     for images, labels in batches:
+        rules.set_lr(optimizer, first_step + batch_count)
         with autocast(device, amp):
             logits = model(images)
-        loss = F.cross_entropy(logits.float(), labels)
+        loss = F.cross_entropy(logits.float(), labels, label_smoothing=rules.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+        rules.step(model, optimizer, loss)
         loss_sum += loss.detach().to(acc_dtype)
         correct += (logits.detach().argmax(dim=1) == labels).sum()
         samples += labels.shape[0]
@@ -217,6 +304,7 @@ def fit(
     progress: Progress | None = None,
     on_epoch_end: EpochCallback | None = None,
     eval_model: nn.Module | None = None,
+    rules: StepRules | None = None,
 ) -> TrainState:
     """Train from ``state.epochs_done`` up to ``epochs``, calling ``on_epoch_end`` after each.
 
@@ -228,6 +316,8 @@ def fit(
     for epoch_index in range(state.epochs_done, epochs):
         start = time.time()
         train_batches.set_epoch(epoch_index)  # type: ignore[attr-defined]
+        if rules is not None and rules.frozen is not None:
+            rules.frozen.set_epoch(epoch_index)
         if progress is not None:
             progress.start(f"epoch {epoch_index + 1}/{epochs}")
         loss, train_acc = train_epoch(
@@ -239,6 +329,8 @@ def fit(
             dist=dist,
             progress=progress,
             num_batches=len(train_batches),  # type: ignore[arg-type]
+            rules=rules,
+            epoch_index=epoch_index,
         )
         if progress is not None:
             progress.finish()

@@ -1,10 +1,13 @@
 """One training run, start to finish: the part of ``netspec train`` that is not argument parsing.
 
 It takes a compiled spec (anything shaped like :class:`SpecLike`), a resolved recipe and
-run options; loads the data, builds and initialises the network, restores a checkpoint
-when resuming, trains, and after every epoch prints the seed's line and (on rank 0)
-rewrites the run directory. Keeping it apart from the CLI lets tests drive it with a
-hand-built module and interrupt it at an exact epoch.
+run options; opens the dataset (:func:`netspec.datasets.open_dataset`) and checks it
+against the spec, builds and initialises the network (``--init-from`` loads what fits and
+prints what it did), restores a checkpoint when resuming, trains, and after every epoch
+prints the seed's line and (on rank 0) rewrites the run directory. Everything that can
+be wrong with the data, the weights or the flags is found before the run directory is
+created, so a mistake leaves nothing behind. Keeping it apart from the CLI lets tests
+drive it with a hand-built module and interrupt it at an exact epoch.
 
 Reproducibility rules, which make ``--resume`` land on the same weights as an
 uninterrupted run: the weights are drawn right after ``manual_seed(recipe.seed)``; the
@@ -23,7 +26,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -31,19 +34,25 @@ import torch
 from torch import nn
 
 from netspec.atomic import atomic_link_or_copy
-from netspec.data import NUM_CLASSES, Batches, FashionMNIST, derive_seed, load_fashion_mnist
-from netspec.errors import NetspecError
+from netspec.augment import TrainTransform
+from netspec.data import Batches, derive_seed
+from netspec.data_options import DataOptions
+from netspec.datasets import Dataset, open_dataset
+from netspec.errors import DataError, NetspecError
 from netspec.optimize import compile_model, prefers_channels_last
+from netspec.patterns import PatternError, Rename
 from netspec.preprocessing import Preprocessing
-from netspec.recipe import TrainRecipe
+from netspec.recipe import TrainRecipe, recipe_record
 from netspec.train import rundir
 from netspec.train.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint
 from netspec.train.distributed import Distributed, setup, training_device
 from netspec.train.errors import TrainingError, TrainUsageError
+from netspec.train.finetune import Freeze
 from netspec.train.loop import (
     Accuracy,
     EpochCallback,
     EpochMetrics,
+    StepRules,
     TrainState,
     evaluate,
     fit,
@@ -52,7 +61,7 @@ from netspec.train.loop import (
 )
 from netspec.train.plot import write_curves
 from netspec.train.progress import Progress, progress_wanted
-from netspec.weights import load_weights
+from netspec.weights import InitReport, load_matching, load_weights, save_safetensors
 
 T = TypeVar("T")
 
@@ -69,10 +78,20 @@ class SpecLike(Protocol):
     def build(self, seed: int | None = None) -> nn.Module: ...
 
 
+def preprocessing_of(spec: SpecLike) -> Preprocessing:
+    """The spec's preprocessing (its ``preprocess:`` section), or the seed's for its input."""
+    stated = getattr(spec, "preprocessing", None)
+    return (
+        stated if isinstance(stated, Preprocessing) else Preprocessing.for_input(spec.input_shape)
+    )
+
+
 @dataclass
 class RunOptions:
     """Everything about a run that is not a hyper-parameter: where, on what, how to report."""
 
+    #: The dataset folder and whether it may be downloaded, when ``data`` is not given
+    #: (then the recipe's ``data:`` section applies, with this root).
     data_dir: str | os.PathLike[str] | None = None
     out: str | os.PathLike[str] | None = None
     resume: str | os.PathLike[str] | None = None
@@ -83,7 +102,32 @@ class RunOptions:
     compile: bool = False
     progress: bool | None = None
     download: bool = True
+    #: ``--force``: use ``out`` even when it holds another run or files that are not a run.
+    force: bool = False
     command: list[str] = field(default_factory=lambda: list(sys.argv))
+    #: The dataset, fully resolved (``--data`` and friends over the recipe's ``data:``).
+    data: DataOptions | None = None
+    #: Weights to start from (loaded where names and shapes match), and key renames.
+    init_from: str | os.PathLike[str] | None = None
+    init_map: list[str] = field(default_factory=list)
+
+    def data_options(self, recipe: TrainRecipe) -> DataOptions:
+        if self.data is not None:
+            return self.data
+        root = str(self.data_dir) if self.data_dir is not None else None
+        return DataOptions.from_section(recipe.data, root=root, download=self.download)
+
+
+@dataclass
+class TrainData:
+    """The two splits a run uses."""
+
+    train: Dataset
+    test: Dataset
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.train.classes
 
 
 @dataclass
@@ -103,13 +147,9 @@ def image_size_for(spec: SpecLike, recipe: TrainRecipe) -> tuple[int, int]:
     if len(spec.input_shape) != 3:
         raise TrainUsageError(
             f"spec '{spec.name}' takes input of shape {tuple(spec.input_shape)}; training on "
-            f"Fashion-MNIST needs an image input (channels, height, width)"
+            f"images needs an image input (channels, height, width)"
         )
-    channels, height, width = spec.input_shape
-    if channels != 1:
-        raise TrainUsageError(
-            f"spec '{spec.name}' expects {channels}-channel images; Fashion-MNIST images have 1"
-        )
+    _, height, width = spec.input_shape
     if recipe.resize is not None and (recipe.resize, recipe.resize) != (height, width):
         raise TrainUsageError(
             f"resize {recipe.resize} does not match the input of spec '{spec.name}' "
@@ -118,19 +158,48 @@ def image_size_for(spec: SpecLike, recipe: TrainRecipe) -> tuple[int, int]:
     return (height, width)
 
 
-def check_output(model: nn.Module, image_size: tuple[int, int], spec_name: str) -> None:
-    """Fail with one line, before any data is touched, if the network does not emit 10 scores."""
+def check_data(spec: SpecLike, data: TrainData) -> None:
+    """One line, before the first step, when the data cannot feed the spec's input."""
+    channels = spec.input_shape[0]
+    for dataset in (data.train, data.test):
+        if not len(dataset):
+            raise DataError(
+                f"{dataset.source}: no {'training' if dataset.split == 'train' else 'evaluation'}"
+                f" images"
+            )
+        if dataset.channels is not None and dataset.channels != channels:
+            _, height, width = spec.input_shape
+            raise DataError(
+                f"spec '{spec.name}' expects {channels}-channel images; {dataset.name} images "
+                f"have {dataset.channels}: change the spec's input to [{dataset.channels}, "
+                f"{height}, {width}], or train on {channels}-channel images (--data FOLDER "
+                f"converts a folder's images to the input's channels)"
+            )
+
+
+def check_output(
+    model: nn.Module,
+    image_size: tuple[int, int],
+    spec_name: str,
+    *,
+    channels: int = 1,
+    classes: int = 10,
+    dataset: str = "Fashion-MNIST",
+) -> None:
+    """Fail with one line, before any data is touched, if the network does not emit one
+    score per class."""
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
-            scores = model(torch.zeros(2, 1, *image_size))
+            scores = model(torch.zeros(2, channels, *image_size))
     finally:
         model.train(was_training)
-    if tuple(scores.shape) != (2, NUM_CLASSES):
+    if tuple(scores.shape) != (2, classes):
         raise TrainUsageError(
             f"spec '{spec_name}' outputs shape {tuple(scores.shape[1:])} per image; "
-            f"Fashion-MNIST training needs {NUM_CLASSES} class scores"
+            f"{dataset} training needs {classes} class scores (make the last layer's out "
+            f"{classes})"
         )
 
 
@@ -148,13 +217,22 @@ def run_training(
     *,
     echo: Callable[[str], None] = print,
     on_epoch_end: EpochCallback | None = None,
+    note: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Train ``spec`` with ``recipe``; joins a torchrun process group when there is one."""
+    """Train ``spec`` with ``recipe``; joins a torchrun process group when there is one.
+
+    ``echo`` receives the run's lines (epochs, the ``--init-from`` table, the summary);
+    ``note`` what the user should know about the data (default: ``note: …`` on stderr).
+    """
     dist, device = setup(options.device)
     try:
-        return _run(spec, recipe, options, dist, device, echo, on_epoch_end)
+        return _run(spec, recipe, options, dist, device, echo, on_epoch_end, note or _note)
     finally:
         dist.close()
+
+
+def _note(line: str) -> None:
+    print(f"note: {line}", file=sys.stderr, flush=True)
 
 
 def _run(
@@ -165,33 +243,42 @@ def _run(
     device: torch.device,
     echo: Callable[[str], None],
     user_callback: EpochCallback | None,
+    note: Callable[[str], None],
 ) -> RunResult:
+    _check_flags(recipe, options, dist, device)
     image_size = image_size_for(spec, recipe)
-    data = _load_data(options, dist)
+    if options.resume is not None:
+        rundir.read_run_info(options.resume).require_spec(spec.source_text, spec.path)
+    preprocessing = preprocessing_of(spec)
+    data = _load_data(options.data_options(recipe), preprocessing, dist)
+    check_data(spec, data)
+    if dist.is_main:
+        for line in dict.fromkeys(data.train.notes + data.test.notes):
+            note(line)
 
     torch.manual_seed(recipe.seed)
     model = spec.build(seed=recipe.seed)
     initialize_weights(model, recipe.init)
-    check_output(model, image_size, spec.name)
+    init_report = _init_from(model, options) if options.resume is None else None
+    check_output(model, image_size, spec.name, channels=spec.input_shape[0],
+                 classes=len(data.classes), dataset=data.train.name)  # fmt: skip
     channels_last = wants_channels_last(options.channels_last, device, model)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
-    optimizer = make_optimizer(model, recipe)
+    freeze = Freeze(model, recipe)
+    optimizer = make_optimizer(model, recipe, freeze.parameters)
+    scaler = torch.amp.GradScaler("cuda") if recipe.amp == "fp16" else None
 
     state = TrainState()
     if options.resume is not None:
-        state = _restore(Path(options.resume), model, optimizer, dist, device)
+        state = _restore(Path(options.resume), model, optimizer, scaler, dist, device)
     else:
         torch.manual_seed(derive_seed(recipe.seed, "train", dist.rank))
 
+    if init_report is not None and dist.is_main:
+        echo(init_report.table())
+    context = _RunContext(spec, recipe, options, data, preprocessing, image_size, init_report)
     run_dir = Path(
-        _on_main(
-            dist,
-            lambda: str(
-                _prepare_run_dir(
-                    spec, recipe, options, data, image_size, device, dist, channels_last
-                )
-            ),
-        )
+        _on_main(dist, lambda: str(_prepare_run_dir(context, device, dist, channels_last)))
     )
     if state.epochs_done >= recipe.epochs:
         if dist.is_main:
@@ -201,12 +288,13 @@ def _run(
             )
         return RunResult(run_dir, state, 0.0)
 
+    freeze.set_epoch(state.epochs_done)  # before DDP wraps the model: it skips frozen ones
     train_model = _training_model(model, device, dist, options.compile)
-    train_batches, test_batches = _batches(data, recipe, spec, device, dist, channels_last)
+    train_batches, test_batches = _batches(context, device, dist, channels_last)
     show_progress = options.progress if options.progress is not None else progress_wanted()
 
     after_epoch = _EpochEnd(
-        run_dir, spec, recipe, model, optimizer, dist, device, echo,
+        run_dir, context, model, optimizer, scaler, dist, device, echo,
         saved_epochs=state.epochs_done, user_callback=user_callback,
     )  # fmt: skip
     first_epoch = state.epochs_done + 1
@@ -220,12 +308,13 @@ def _run(
             epochs=recipe.epochs,
             state=state,
             device=device,
-            num_classes=NUM_CLASSES,
+            num_classes=len(data.classes),
             amp=recipe.amp,
             dist=dist,
             progress=Progress() if show_progress and dist.is_main else None,
             on_epoch_end=after_epoch,
             eval_model=model,
+            rules=StepRules(recipe, len(train_batches), scaler, freeze),
         )
     except KeyboardInterrupt:
         if dist.is_main:
@@ -233,12 +322,56 @@ def _run(
         return RunResult(run_dir, state, time.time() - started, interrupted=True)
     seconds = time.time() - started
     if dist.is_main:
-        echo(
-            _summary_line(
-                state, first_epoch, seconds, len(data.train_labels), device, dist, run_dir
-            )
-        )
+        echo(_summary_line(state, first_epoch, seconds, len(data.train), device, dist, run_dir))
     return RunResult(run_dir, state, seconds)
+
+
+def _check_flags(
+    recipe: TrainRecipe, options: RunOptions, dist: Distributed, device: torch.device
+) -> None:
+    """Combinations that cannot work, refused before anything is loaded."""
+    if recipe.amp == "fp16" and device.type != "cuda":
+        raise TrainUsageError(
+            f"--amp fp16 needs a CUDA device (its gradient scaler is CUDA's); on {device.type} "
+            f"use --amp bf16"
+        )
+    if recipe.unfreeze_epoch is not None and dist.enabled:
+        raise TrainUsageError(
+            "unfreeze_epoch is not supported with torchrun (DistributedDataParallel fixes "
+            "the trained parameters when it starts); train the frozen and unfrozen phases "
+            "as two runs, the second with --init-from"
+        )
+    if options.init_from is not None and options.resume is not None:
+        raise TrainUsageError(
+            "--init-from and --resume exclude each other: a resumed run continues from its "
+            "own checkpoint"
+        )
+
+
+def _init_from(model: nn.Module, options: RunOptions) -> InitReport | None:
+    """``--init-from``: load what fits (renamed by ``--init-map``), say what was done."""
+    if options.init_from is None:
+        if options.init_map:
+            raise TrainUsageError("--init-map renames the tensors of --init-from; give both")
+        return None
+    try:
+        renames = [Rename.parse(text) for text in options.init_map]
+    except PatternError as exc:
+        raise TrainUsageError(f"--init-map {exc}") from None
+    return load_matching(model, options.init_from, renames)
+
+
+@dataclass
+class _RunContext:
+    """What the run directory and the batches are made from (one run, fixed)."""
+
+    spec: SpecLike
+    recipe: TrainRecipe
+    options: RunOptions
+    data: TrainData
+    preprocessing: Preprocessing
+    image_size: tuple[int, int]
+    init_report: InitReport | None
 
 
 @dataclass
@@ -250,10 +383,10 @@ class _EpochEnd:
     """
 
     run_dir: Path
-    spec: SpecLike
-    recipe: TrainRecipe
+    context: _RunContext
     model: nn.Module
     optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None
     dist: Distributed
     device: torch.device
     echo: Callable[[str], None]
@@ -267,7 +400,7 @@ class _EpochEnd:
             with defer_keyboard_interrupt():
                 self.echo(metrics.line())
                 _write_epoch(
-                    self.run_dir, self.spec, self.recipe, self.model, self.optimizer, state,
+                    self.run_dir, self.context, self.model, self.optimizer, self.scaler, state,
                     improved, rng_states,
                 )  # fmt: skip
                 self.saved_epochs = state.epochs_done
@@ -300,27 +433,25 @@ def _interrupted_line(saved_epochs: int, run_dir: Path) -> str:
 
 
 def _batches(
-    data: FashionMNIST,
-    recipe: TrainRecipe,
-    spec: SpecLike,
-    device: torch.device,
-    dist: Distributed,
-    channels_last: bool,
+    context: _RunContext, device: torch.device, dist: Distributed, channels_last: bool
 ) -> tuple[Batches, Batches]:
-    """This rank's training batches (shuffled, shards padded to equal length) and test batches."""
+    """This rank's training batches (shuffled, augmented, shards padded to equal length)
+    and test batches (the evaluation transform)."""
+    recipe, data = context.recipe, context.data
     shared = {
         "batch_size": recipe.batch_size,
-        "preprocessing": Preprocessing.for_input(spec.input_shape),
+        "preprocessing": context.preprocessing,
         "device": device,
         "rank": dist.rank,
         "world_size": dist.world_size,
         "channels_last": channels_last,
     }
+    augment = TrainTransform(recipe.augment, context.preprocessing, context.image_size)
     train = Batches(
-        data.train_images, data.train_labels, shuffle=True, seed=recipe.seed, pad_shards=True,
-        **shared,  # type: ignore[arg-type]
+        data.train.images, data.train.labels, shuffle=True, seed=recipe.seed, pad_shards=True,
+        transform=augment, **shared,  # type: ignore[arg-type]
     )  # fmt: skip
-    test = Batches(data.test_images, data.test_labels, shuffle=False, **shared)  # type: ignore[arg-type]
+    test = Batches(data.test.images, data.test.labels, shuffle=False, **shared)  # type: ignore[arg-type]
     return train, test
 
 
@@ -353,25 +484,35 @@ def evaluate_weights(
     batch_size: int = 256,
     amp: str = "none",
     download: bool = True,
+    data: DataOptions | None = None,
 ) -> Accuracy:
-    """Test-set accuracy, overall and per class, of ``spec``'s network with trained weights."""
+    """Test-set accuracy, overall and per class, of ``spec``'s network with trained weights.
+
+    The weights must fit exactly (``--weights`` is strict); the test split is prepared by
+    the spec's evaluation transform, as in training and ``predict``.
+    """
     torch_device = training_device(device)
     image_size = image_size_for(spec, TrainRecipe())
+    options = data or DataOptions(root=str(data_dir) if data_dir else None, download=download)
+    preprocessing = preprocessing_of(spec)
+    test = open_dataset(options, "test", preprocessing)
+    check_data(spec, TrainData(test, test))
     model = spec.build(seed=0)
     # How the file's keys are read (the spec's 'weights:'); a stand-in spec may lack it.
     load_weights(model, weights, getattr(spec, "weights", None))
-    check_output(model, image_size, spec.name)
+    check_output(model, image_size, spec.name, channels=spec.input_shape[0],
+                 classes=len(test.classes), dataset=test.name)  # fmt: skip
     model.to(torch_device)
-    data = load_fashion_mnist(data_dir, download=download, with_train=False)
     batches = Batches(
-        data.test_images,
-        data.test_labels,
+        test.images,
+        test.labels,
         batch_size=batch_size,
-        preprocessing=Preprocessing.for_input(spec.input_shape),
+        preprocessing=preprocessing,
         device=torch_device,
         shuffle=False,
     )
-    return evaluate(model, batches, num_classes=NUM_CLASSES, device=torch_device, amp=amp)
+    result = evaluate(model, batches, num_classes=len(test.classes), device=torch_device, amp=amp)
+    return Accuracy(result.correct, result.total, test.classes)
 
 
 @contextlib.contextmanager
@@ -418,22 +559,29 @@ def _on_main(dist: Distributed, action: Callable[[], T]) -> T:
     return result
 
 
-def _load_data(options: RunOptions, dist: Distributed) -> FashionMNIST:
-    """Rank 0 loads first (downloading if it must); the other ranks then read the files."""
-    loaded: list[FashionMNIST] = []
-    _on_main(
-        dist,
-        lambda: loaded.append(load_fashion_mnist(options.data_dir, download=options.download)),
-    )
+def _load_data(options: DataOptions, preprocessing: Preprocessing, dist: Distributed) -> TrainData:
+    """Rank 0 opens the data first (downloading or decoding into the cache if it must);
+    the other ranks then read the files (or the cache)."""
+
+    def load(download: bool) -> TrainData:
+        chosen = replace(options, download=download)
+        return TrainData(
+            open_dataset(chosen, "train", preprocessing),
+            open_dataset(chosen, "test", preprocessing),
+        )
+
+    loaded: list[TrainData] = []
+    _on_main(dist, lambda: loaded.append(load(options.download)))
     if loaded:
         return loaded[0]
-    return load_fashion_mnist(options.data_dir, download=False)
+    return load(False)
 
 
 def _restore(
     run_dir: Path,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
     dist: Distributed,
     device: torch.device,
 ) -> TrainState:
@@ -441,7 +589,9 @@ def _restore(
     try:
         model.load_state_dict(checkpoint["model"])
         optimizer.load_state_dict(checkpoint["optimizer"])
-    except (RuntimeError, ValueError, KeyError) as exc:
+        if scaler is not None and checkpoint.get("scaler"):
+            scaler.load_state_dict(checkpoint["scaler"])
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise TrainingError(
             f"{run_dir / rundir.LAST_CHECKPOINT}: does not fit the network of "
@@ -464,20 +614,14 @@ def _restore(
 
 
 def _prepare_run_dir(
-    spec: SpecLike,
-    recipe: TrainRecipe,
-    options: RunOptions,
-    data: FashionMNIST,
-    image_size: tuple[int, int],
-    device: torch.device,
-    dist: Distributed,
-    channels_last: bool,
+    context: _RunContext, device: torch.device, dist: Distributed, channels_last: bool
 ) -> Path:
+    spec, recipe, options, data = context.spec, context.recipe, context.options, context.data
     now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     if options.resume is not None:
         run_dir = Path(options.resume)
         info = rundir.read_run_info(run_dir).info
-        info["recipe"] = recipe.model_dump()
+        info["recipe"] = recipe_record(recipe)
         info.setdefault("resumed", []).append(
             {"at": now, "command": options.command, "device": str(device)}
         )
@@ -485,18 +629,27 @@ def _prepare_run_dir(
             run_dir, (run_dir / rundir.SPEC_FILE).read_text(encoding="utf-8"), info
         )
         return run_dir
-    run_dir = rundir.new_run_dir(spec.name, options.out)
+    run_dir = rundir.new_run_dir(spec.name, options.out, force=options.force)
     info = {
         "spec": spec.name,
         "spec_path": str(spec.path) if spec.path else None,
         "params": dict(spec.params),
         **({"variant": spec.variant} if getattr(spec, "variant", None) else {}),
         "input_shape": list(spec.input_shape),
-        "recipe": recipe.model_dump(),
-        "image_size": list(image_size),
-        "data_dir": str(data.source),
-        "train_samples": len(data.train_labels),
-        "test_samples": len(data.test_labels),
+        "recipe": recipe_record(recipe),
+        "image_size": list(context.image_size),
+        "data_dir": str(data.train.source),
+        "dataset": data.train.name,
+        "data": {
+            **options.data_options(recipe).as_record(),
+            "storage": data.train.storage,
+            "notes": data.train.notes + data.test.notes,
+        },
+        "classes": list(data.classes),
+        "train_samples": len(data.train),
+        "test_samples": len(data.test),
+        "preprocessing": context.preprocessing.as_metadata(),
+        "init_from": context.init_report.as_record() if context.init_report else None,
         "device": str(device),
         "world_size": dist.world_size,
         "channels_last": channels_last,
@@ -510,14 +663,15 @@ def _prepare_run_dir(
 
 def _write_epoch(
     run_dir: Path,
-    spec: SpecLike,
-    recipe: TrainRecipe,
+    context: _RunContext,
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler | None,
     state: TrainState,
     improved: bool,
     rng_states: list[dict[str, Any]],
 ) -> None:
+    spec, recipe = context.spec, context.recipe
     checkpoint = make_checkpoint(
         model_state=model.state_dict(),
         optimizer_state=optimizer.state_dict(),
@@ -527,10 +681,19 @@ def _write_epoch(
         history=[row.as_dict() for row in state.history],
         best_test_acc=state.best_test_acc,
         spec_name=spec.name,
+        classes=list(context.data.classes),
+        dataset=context.data.train.name,
+        scaler_state=scaler.state_dict() if scaler is not None else None,
     )
     save_checkpoint(run_dir / rundir.LAST_CHECKPOINT, checkpoint)
     if improved:
         atomic_link_or_copy(run_dir / rundir.LAST_CHECKPOINT, run_dir / rundir.BEST_CHECKPOINT)
+        save_safetensors(
+            run_dir / rundir.BEST_WEIGHTS,
+            checkpoint["model"],
+            {key: checkpoint[key] for key in ("spec_name", "epoch", "best_test_acc", "classes",
+                                              "dataset")},
+        )  # fmt: skip
     rundir.write_metrics_csv(run_dir / rundir.METRICS_FILE, state.history)
     write_curves(
         run_dir / rundir.CURVES_FILE, state.history, total_epochs=recipe.epochs, title=spec.name
