@@ -184,3 +184,16 @@ def test_artifact_metadata_records_family_and_variant(family: Path) -> None:
     meta = metadata(netspec.load(family, variant="tiny_c"))
     assert (meta["name"], meta["family"], meta["variant"]) == ("tiny_c", "tiny", "tiny_c")
     assert "family" not in metadata(netspec.load(family))
+
+
+def test_an_artifact_of_a_variant_with_word_and_list_params_reads_back(
+    family: Path, tmp_path: Path
+) -> None:
+    """The artifact's metadata keeps every param type of the language (a word, a list),
+    and reading the artifact back accepts them."""
+    from netspec.artifacts import inspect_artifact
+
+    out = tmp_path / "tiny_a.ts.pt"
+    assert main(["build", str(family), "--variant", "tiny_a", "-o", str(out)]) == 0
+    _, meta, _ = inspect_artifact(out)
+    assert (meta["params"]["block"], meta["params"]["depths"]) == ("narrow", [1, 1])

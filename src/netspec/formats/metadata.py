@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from ..errors import ArtifactError
-from ..schema import PlainText
+from ..schema import MAX_LIST, PlainText
 from ..validation import first_problem
 
 #: Largest height or width of an input or a resize (the compiler's limit for specs).
@@ -31,6 +31,12 @@ Features = Annotated[StrictInt, Field(ge=1, le=MAX_FEATURES)]
 Word = Annotated[PlainText, Field(max_length=200)]
 FiniteFloat = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
 PositiveFloat = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+#: A spec param's value: a number, true/false, a word (``block: basic``), or a list of
+#: those or of such lists (``depths: [3, 4, 6, 3]``, a table) — the param types of the
+#: spec language, bounded as the compiler bounds them.
+ParamItem = StrictBool | StrictInt | float | Word
+ParamList = Annotated[list[ParamItem], Field(max_length=MAX_LIST)]
+ParamValue = ParamItem | Annotated[list[ParamItem | ParamList], Field(max_length=MAX_LIST)]
 
 
 class PreprocessingMeta(BaseModel):
@@ -78,7 +84,7 @@ class ArtifactMeta(BaseModel):
     name: Word
     input_shape: list[Features] = Field(min_length=1, max_length=3)
     output_shape: list[Features] = Field(default_factory=list, max_length=3)
-    params: dict[Word, StrictInt | float] = Field(default_factory=dict)
+    params: dict[Word, ParamValue] = Field(default_factory=dict)
     preprocessing: PreprocessingMeta | None = None
     classes: list[Word] | None = Field(None, max_length=MAX_CLASSES)
     optimization: OptimizationMeta | None = None
