@@ -157,6 +157,19 @@ def test_list_variants(family: Path, capsys) -> None:  # type: ignore[no-untyped
     )
 
 
+def test_list_variants_shows_tables_by_their_row_count(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "rows.yaml"
+    path.write_text(
+        FAMILY.replace("  classes: 10\n", "  classes: 10\n  rows: [[8, relu]]\n").replace(
+            "  tiny_c: {", "  tiny_c: {rows: [[8, relu], [8, silu]], "
+        )
+    )
+    assert main(["check", str(path), "--list-variants"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("(defaults: block=wide depths=[1, 2] rows=[1 row] size=16)")
+    assert lines[3].startswith("tiny_c  rows=[2 rows] size=8 depths=[2, 2]  ")
+
+
 def test_all_variants_checks_each_and_notes_which_failed(family: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     assert main(["check", str(family), "--all-variants"]) == 0
     assert capsys.readouterr().out.splitlines()[2] == (

@@ -193,7 +193,11 @@ def list_variants(args: argparse.Namespace, path: str) -> str:
 
 
 def _show(value: object) -> str:
-    """``[2, 2, 2, 2]``, ``basic``, ``true``: a param value as the listing shows it."""
+    """``[2, 2, 2, 2]``, ``basic``, ``true``: a param value as the listing shows it; a table
+    (a list of rows, MobileNetV3's block settings) as ``[15 rows]``, which keeps a line per
+    variant readable — the rows themselves are in the spec."""
+    if isinstance(value, (list, tuple)) and any(isinstance(row, (list, tuple)) for row in value):
+        return f"[{len(value)} row{'s' if len(value) != 1 else ''}]"
     return format_value(value, spaced=True)
 
 
