@@ -216,7 +216,9 @@ def load_fashion_mnist(
             )
         count = len(kind.classes)
         if len(labels) and not (int(labels.min()) >= 0 and int(labels.max()) < count):
-            raise DataError(f"{files[f'{split}_labels']}: labels must lie in 0..{count - 1}")
+            raise DataError(
+                f"{files[f'{split}_labels']}: labels must lie in 0..{count - 1}", code="NS715"
+            )
     return FashionMNIST(
         train_images=arrays["train_images"],
         train_labels=arrays["train_labels"].long(),

@@ -211,7 +211,8 @@ def _cifar_dataset(options: DataOptions, split: str, kind: str) -> Dataset:
         if bad is not None:
             raise DataError(
                 f"{folder / name}: label {bad} is out of range: labels must lie in "
-                f"0..{len(classes) - 1} ({len(classes)} classes in {layout['meta'][0]})"
+                f"0..{len(classes) - 1} ({len(classes)} classes in {layout['meta'][0]})",
+                code="NS715",
             )
         arrays.append(images)
         labels.extend(batch_labels)
@@ -274,7 +275,8 @@ def _folder_dataset(options: DataOptions, split: str, preprocessing: Preprocessi
         if eval_folder is None:
             raise DataError(
                 f"{root}: has train/ but no val/ (or test/) beside it; add one, or put the "
-                f"class folders directly in {root} to split them by data.val_fraction"
+                f"class folders directly in {root} to split them by data.val_fraction",
+                code="NS711",
             )
         scan = _scan(train_folder)
         if split == "test":
@@ -304,14 +306,16 @@ def _scan(folder: Path, classes: tuple[str, ...] | None = None) -> _Scan:
     if not found:
         raise DataError(
             f"{folder}: no class folders (expected {folder}/<class>/<image>.png, or "
-            f"train/<class>/... and val/<class>/...)"
+            f"train/<class>/... and val/<class>/...)",
+            code="NS711",
         )
     if classes is not None:
         unknown = sorted(set(found) - set(classes))
         if unknown:
             raise DataError(
                 f"{folder / unknown[0]}: not a class of the training folder (its classes: "
-                f"{', '.join(classes)})"
+                f"{', '.join(classes)})",
+                code="NS711",
             )
     names = classes or found
     samples: list[_Sample] = []
@@ -326,7 +330,8 @@ def _scan(folder: Path, classes: tuple[str, ...] | None = None) -> _Scan:
         if not images and name in found:
             raise DataError(
                 f"{class_folder}: an empty class folder (no .png, .jpg, ... images); add "
-                f"images or remove the folder"
+                f"images or remove the folder",
+                code="NS711",
             )
         relative = [(path, path.relative_to(class_folder).as_posix()) for path in images]
         samples += [_Sample(path, label, (rel, label)) for path, rel in relative]
