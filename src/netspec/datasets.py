@@ -72,7 +72,7 @@ CACHE_DIR_ENV = "NETSPEC_CACHE_DIR"
 """Environment variable naming the folder of decoded-image caches."""
 DEFAULT_CACHE_DIR = Path("~/.cache/netspec")
 #: Bumped whenever decoding changes, so caches written by older code are not reused.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 #: Names of the evaluation folder beside ``train/``, in order of preference.
 _EVAL_FOLDERS = ("val", "test", "valid", "validation")
 #: Below this many images a folder is decoded in this process: workers cost more to start.
