@@ -54,7 +54,10 @@ def text_positions(text: str) -> list[tuple[str, str, int, int, int, str]]:
             continue
         caret = _CARET.match(lines[index + 2]) if index + 2 < len(lines) else None
         width = len(caret["caret"]) if caret else 1
-        if caret:
+        # A line wider than the quote is shown as a window ("...") around the caret, whose
+        # column then differs from the file's; the header and the JSON still give the file's.
+        windowed = lines[index + 1].split(" | ", 1)[-1].startswith("...")
+        if caret and not windowed:
             assert len(caret["pad"]) + 1 == int(match["col"]), "the caret is under the column"
         position = (match["file"], int(match["line"]), int(match["col"]), width)
         found.append((match["kind"], *position, match["text"]))

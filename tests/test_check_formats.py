@@ -24,7 +24,7 @@ from conftest import ROOT
 from formats_support import check_formats, run_check
 from netspec.cli import main
 from netspec.errors import NetspecError, SchemaError, SourceError
-from test_error_catalogue import CATALOGUE, EXAMPLES
+from test_error_catalogue import CATALOGUE, EXAMPLES, command_of
 
 _CODE_LINE = re.compile(r"^Code: (?P<codes>`NS\d{3}`(?:, `NS\d{3}`)*)$", re.M)
 _TABLE_ROW = re.compile(r"^\| `(?P<code>NS\d{3})` \| (?P<meaning>.+) \|$", re.M)
@@ -56,7 +56,7 @@ def test_catalogue_example_in_every_format(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / f"spec.{fmt}").write_text(spec + "\n")
-    diagnostics = check_formats(f"spec.{fmt}")
+    diagnostics = check_formats(*command_of(title, fmt)[1:])
     assert [d["file"] for d in diagnostics] == [f"spec.{fmt}"] * len(diagnostics)
     codes = section_codes()[title]
     assert codes, f"section '{title}' of docs/errors.md needs a 'Code: `NS...`' line"
@@ -88,9 +88,9 @@ def test_one_kind_of_message_has_one_code(tmp_path: Path, monkeypatch) -> None:
     """Messages that differ only in names, numbers and shapes share one code."""
     monkeypatch.chdir(tmp_path)
     codes_of: dict[str, set[str]] = {}
-    for _, fmt, spec, _ in EXAMPLES:
+    for title, fmt, spec, _ in EXAMPLES:
         (tmp_path / f"spec.{fmt}").write_text(spec + "\n")
-        _, out, _ = run_check(f"spec.{fmt}", "--format", "json")
+        _, out, _ = run_check(*command_of(title, fmt)[1:], "--format", "json")
         for d in json.loads(out):
             codes_of.setdefault(_template(d["message"]), set()).add(d["code"])
     assert {t: c for t, c in codes_of.items() if len(c) > 1} == {}

@@ -218,8 +218,18 @@ def test_summary_prints_table_and_totals(capsys: pytest.CaptureFixture[str]) -> 
     assert lines[0] == "lenet"
     assert lines[2].split() == ["module", "kind", "output", "params", "MACs", "RF", "activations"]
     assert lines[4].split() == ["input", "(1,", "28,", "28)"]
-    assert lines[5].split() == ["0", "conv", "(6,", "28,", "28)", "156", "117,600", "5x5",
-                                "18.4", "KiB"]
+    assert lines[5].split() == [
+        "0",
+        "conv",
+        "(6,",
+        "28,",
+        "28)",
+        "156",
+        "117,600",
+        "5x5",
+        "18.4",
+        "KiB",
+    ]
     assert lines[-2].split() == ["total", "(10)", "61,706", "416,520", "32x32", "58.6", "KiB"]
     assert lines[-1] == (
         "61,706 parameters (61.71K), 416.52K multiply-accumulates and 58.6 KiB of "

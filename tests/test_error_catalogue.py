@@ -1,12 +1,16 @@
 """Every example in docs/errors.md produces exactly the message the page shows.
 
 The page is the error catalogue users read; running it here keeps it honest (as Lark tests
-its examples). A changed message, line or column fails this test.
+its examples). A changed message, line or column fails this test. A section runs
+``netspec check spec.yaml`` unless it gives its command in a line of its own,
+``Command: `netspec check spec.yaml --variant resnet51` ``; a message that starts
+``netspec COMMAND: error:`` is command-line misuse and exits 2, any other exits 1.
 """
 
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -16,20 +20,33 @@ from netspec.cli import main
 
 CATALOGUE = ROOT / "docs" / "errors.md"
 _SECTION = re.compile(
-    r"^## (?P<title>.+?)\n.*?```(?P<fmt>yaml|json)\n(?P<spec>.*?)\n```\n\n"
+    r"^## (?P<title>.+?)\n(?P<prose>.*?)```(?P<fmt>yaml|json)\n(?P<spec>.*?)\n```\n\n"
     r"```text\n(?P<out>.*?)\n```",
     re.S | re.M,
 )
+_COMMAND = re.compile(r"^Command: `(?P<command>netspec [^`]+)`", re.M)
 
 
-def _examples() -> list[tuple[str, str, str, str]]:
+def _examples() -> tuple[list[tuple[str, str, str, str]], dict[str, list[str]]]:
+    """(title, format, spec, output) of each section, and the command of each section that
+    names one (its argv after ``netspec``)."""
     text = CATALOGUE.read_text()
-    found = [(m["title"], m["fmt"], m["spec"], m["out"]) for m in _SECTION.finditer(text)]
+    found, commands = [], {}
+    for m in _SECTION.finditer(text):
+        found.append((m["title"], m["fmt"], m["spec"], m["out"]))
+        command = _COMMAND.search(m["prose"])
+        if command:
+            commands[m["title"]] = shlex.split(command["command"])[1:]
     assert len(found) == text.count("\n## "), "every section needs a spec and its output"
-    return found
+    return found, commands
 
 
-EXAMPLES = _examples()
+EXAMPLES, COMMANDS = _examples()
+
+
+def command_of(title: str, fmt: str) -> list[str]:
+    """The argv (after ``netspec``) a catalogue section runs: ``check spec.yaml`` by default."""
+    return COMMANDS.get(title, ["check", f"spec.{fmt}"])
 
 
 @pytest.mark.parametrize(
@@ -46,9 +63,10 @@ def test_catalogue_example(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / f"spec.{fmt}").write_text(spec + "\n")
-    status = main(["check", f"spec.{fmt}"])
+    argv = command_of(title, fmt)
+    status = main(argv)
     captured = capsys.readouterr()
-    assert status == 1
+    assert status == (2 if expected.startswith(f"netspec {argv[0]}: error:") else 1)
     assert captured.out == ""
     assert captured.err == expected + "\n"
 

@@ -196,7 +196,9 @@ def test_every_plan_the_tuner_can_choose_verifies(
         with torch.inference_mode():
             for run in candidates.values():
                 run(example)
-        return {name: (0.001 if favour in name else 1.0) for name in candidates}
+        return {
+            name: tuning.Timing.constant(0.001 if favour in name else 1.0) for name in candidates
+        }
 
     monkeypatch.setattr(tuning, "measure", rigged)
     spec = netspec.load(INCEPTION_SPEC)

@@ -39,7 +39,8 @@ def test_two_process_torchrun_trains_with_ddp(tmp_path: Path) -> None:
     info = json.loads((out / "run.json").read_text())
     assert info["world_size"] == 2
     assert sorted(path.name for path in out.iterdir()) == [
-        "best.pt", "curves.png", "last.pt", "metrics.csv", "run.json", "spec.yaml",
+        "best.pt", "best.safetensors", "curves.png", "last.pt", "metrics.csv", "run.json",
+        "spec.yaml",
     ]  # fmt: skip
     checkpoint = torch.load(out / "last.pt", weights_only=True)
     assert len(checkpoint["rng"]) == 2  # every rank's RNG state, for an exact resume

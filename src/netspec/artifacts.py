@@ -20,6 +20,7 @@ import torch
 from .errors import ArtifactError
 from .formats import FORMATS, join_or
 from .formats.base import ArtifactFile, Format, OpenOptions, Recognised, Runner
+from .formats.metadata import check_metadata
 from .runtime import quiet_torch_logs, resolve_device
 
 
@@ -48,13 +49,17 @@ class Artifact:
 
 
 def inspect_artifact(path: str | Path) -> tuple[str, dict[str, Any], str]:
-    """(format, metadata, spec text) of an artifact, read without loading its program."""
-    path = Path(path)
-    if not path.exists():
-        raise ArtifactError(f"artifact not found: {path}")
-    if not path.is_file():
-        raise ArtifactError(f"{path} is not a file")
-    file = ArtifactFile(path)
+    """(format, metadata, spec text) of an artifact, read without loading its program.
+
+    The metadata is checked against :class:`netspec.formats.metadata.ArtifactMeta` here,
+    once, before any field of it is used.
+    """
+    name, meta, spec_text, _ = _recognise(ArtifactFile(Path(path)))
+    return name, meta, spec_text
+
+
+def _recognise(file: ArtifactFile) -> tuple[str, dict[str, Any], str, ArtifactFile]:
+    """Ask each format of the table whether ``file`` is its own; check what it says."""
     unreadable: list[Format] = []
     for entry in FORMATS.values():
         try:
@@ -63,7 +68,8 @@ def inspect_artifact(path: str | Path) -> tuple[str, dict[str, Any], str]:
             unreadable.append(entry)
             continue
         if found is not None:
-            return entry.name, found.meta, found.spec_text
+            meta = check_metadata(found.meta, file.path, entry.name)
+            return entry.name, meta, found.spec_text, file
     raise ArtifactError(_unrecognised(file, unreadable))
 
 
@@ -94,16 +100,23 @@ def load_artifact(
     *,
     compile: bool = False,
     require_runtime: bool = True,
+    trust: bool = False,
+    measuring: bool = False,
 ) -> Artifact:
     """Open ``path`` and make it runnable on ``device``.
 
     ``compile`` wraps ``.pt2`` programs in ``torch.compile`` (TorchScript and ONNX are
-    compiled by their own runtimes; for them it changes nothing).
+    compiled by their own runtimes; for them it changes nothing). Unless ``trust``, a file
+    whose opening would run code from it — pickles, native libraries, Python source, file
+    operators; :mod:`netspec.formats.safety` lists them — is refused before anything in it
+    runs (``predict --trust-artifact`` sets ``trust``). ``measuring`` opens it
+    to be timed against other programs (no spin-waiting runtime threads).
     """
     quiet_torch_logs()
-    path = Path(path)
-    name, meta, spec_text = inspect_artifact(path)
+    name, meta, spec_text, file = _recognise(ArtifactFile(Path(path)))
     target = resolve_device(device)
-    options = OpenOptions(compile=compile, require_runtime=require_runtime)
-    run = FORMATS[name].open(path, target, meta, options)
-    return Artifact(path, name, meta, spec_text, target, run)
+    options = OpenOptions(
+        compile=compile, require_runtime=require_runtime, trust=trust, measuring=measuring
+    )
+    run = FORMATS[name].open(file, target, meta, options)
+    return Artifact(file.path, name, meta, spec_text, target, run)

@@ -1,30 +1,138 @@
-"""Atomic file writes: a reader (or a crash) sees the old file or the new one, never half.
+"""Writing files: one policy for every file netspec writes, and atomic replacement.
 
-Artifacts, checkpoints and run-directory files all go through here: each is written to a
-temporary file in the same folder, flushed, optionally verified, given a normal file's
-permissions and moved over the old name with ``os.replace``, which is atomic on POSIX and
-Windows. A torn ``last.pt`` would make ``--resume`` impossible; a half-written artifact
-must never be deployed. One mechanism, so every writer gets the same guarantees.
+**The policy.** netspec writes only files the user named (``-o``, ``--out``) or a default
+name in the current directory derived from the spec's name (:func:`default_output`,
+sanitised to a plain file name: ``../x`` or ``/etc/x`` stay here), and refuses:
+
+* a target that exists and is not a regular file — a directory, a FIFO, a device
+  (``-o /dev/null`` must not replace the device with a file), a socket;
+* a target that is an input of the same command (``build spec.yaml -o spec.yaml`` would
+  replace the spec with the artifact): commands pass their inputs to :func:`check_target`.
+
+Every refusal, and every failure to create or rename (a read-only folder, a full disk),
+is one :class:`~netspec.errors.WriteError` line: ``cannot write X: <why>``.
+
+**Atomic replacement.** Each file is written to a temporary file in the same folder,
+flushed, optionally verified, given a normal file's permissions and moved over the old
+name with ``os.replace``, which is atomic on POSIX and Windows: a reader (or a crash) sees
+the old file or the new one, never half. The temporary file is removed whatever happens —
+an error, Ctrl-C, and SIGTERM or SIGHUP too, which :func:`signals_interrupt` turns into an
+exception (:class:`Terminated`) while the CLI runs, so ``finally`` blocks run for them as
+they do for Ctrl-C. A torn ``last.pt`` would make ``--resume`` impossible; a half-written
+artifact must never be deployed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
+import signal
+import stat
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import BinaryIO
+
+from .errors import WriteError
+from .files import kind_of, reason
+
+#: An input of a command and what it is to that command (``("spec.yaml", "the spec")``).
+Input = tuple["str | os.PathLike[str]", str]
+
+
+def check_target(path: str | os.PathLike[str], inputs: Sequence[Input] = ()) -> Path:
+    """``path`` if netspec may write it: a regular file or nothing, and none of ``inputs``.
+
+    Symbolic links are followed for the check (a link to a directory is a directory);
+    publishing then replaces the link itself, never the file it points to.
+    """
+    path = Path(path)
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return path
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {reason(exc)}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise WriteError(
+            f"cannot write {path}: it is {kind_of(status.st_mode)}, not a file",
+            hint="name a file to write (it may exist; it is then replaced)",
+        )
+    for name, role in inputs:
+        with contextlib.suppress(OSError, ValueError):
+            other = os.stat(name)
+            if (other.st_dev, other.st_ino) == (status.st_dev, status.st_ino):
+                raise WriteError(
+                    f"cannot write {path}: it is {role} this command reads",
+                    hint="choose another output name",
+                )
+    return path
+
+
+def default_output(name: str, suffix: str) -> Path:
+    """``NAME<suffix>`` in the current directory, NAME being the spec's name made a plain
+    file name (:func:`safe_file_name`)."""
+    return Path(safe_file_name(name) + suffix)
+
+
+def safe_file_name(name: str, fallback: str = "model") -> str:
+    """``name`` as one file name: letters, digits, ``-``, ``_`` and ``.`` kept, anything
+    else (``/``, NUL, spaces) made ``_``, no leading dot (``..`` and hidden files), at most
+    100 characters; ``fallback`` when nothing is left."""
+    kept = "".join(c if c.isalnum() or c in "-_." else "_" for c in name).lstrip(".")
+    return kept[:100] or fallback
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised like Ctrl-C so that every ``finally`` runs (temporary
+    files are removed, a training run says how to resume)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+
+@contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread.
+
+    Only the CLI installs this (a library must not take over its caller's signals); on
+    platforms or threads where handlers cannot be set, the block runs unprotected.
+    """
+    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: FrameType | None) -> None:
+        raise Terminated(signum)
+
+    previous = {signum: signal.signal(signum, terminate) for signum in wanted}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def _temporary_beside(path: Path) -> Path:
     """An empty temporary file next to ``path``, ending in its suffix (some loaders insist)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
-    )
+    import tempfile  # here: `netspec check` imports this module and writes nothing
+
+    check_target(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, name = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent
+        )
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {reason(exc)}") from None
     os.close(handle)
     return Path(name)
 
@@ -33,21 +141,27 @@ def _publish(temporary: Path, path: Path) -> None:
     # mkstemp creates 0600 files; give the result the permissions of a normal new file.
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(temporary, 0o666 & ~umask)
-    os.replace(temporary, path)
+    check_target(path)  # again: something may have appeared there while writing
+    try:
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {reason(exc)}") from None
 
 
 def atomic_write(
     path: str | os.PathLike[str],
     write: Callable[[Path], None],
     verify: Callable[[Path], None] | None = None,
+    inputs: Sequence[Input] = (),
 ) -> None:
     """Write through ``write(tmp_path)``, run ``verify(tmp_path)``, then rename into place.
 
     For writers that need a path (``torch.jit.save``, ONNX export). A crash or a failed
-    verification leaves no partial file under ``path``.
+    verification leaves no partial file under ``path``. ``inputs`` are the files the
+    caller read, which ``path`` must not be (:func:`check_target`).
     """
-    path = Path(path)
+    path = check_target(path, inputs)
     temporary = _temporary_beside(path)
     try:
         write(temporary)
@@ -59,9 +173,9 @@ def atomic_write(
 
 
 @contextmanager
-def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+def atomic_open(path: str | os.PathLike[str], inputs: Sequence[Input] = ()) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces ``path`` only when the block completes."""
-    path = Path(path)
+    path = check_target(path, inputs)
     temporary = _temporary_beside(path)
     try:
         with open(temporary, "wb") as stream:
@@ -73,13 +187,17 @@ def atomic_open(path: str | os.PathLike[str]) -> Iterator[BinaryIO]:
         temporary.unlink(missing_ok=True)
 
 
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    with atomic_open(path) as stream:
+def atomic_write_bytes(
+    path: str | os.PathLike[str], data: bytes, inputs: Sequence[Input] = ()
+) -> None:
+    with atomic_open(path, inputs) as stream:
         stream.write(data)
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
+def atomic_write_text(
+    path: str | os.PathLike[str], text: str, inputs: Sequence[Input] = ()
+) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"), inputs)
 
 
 def atomic_write_with(path: str | os.PathLike[str], writer: Callable[[BinaryIO], None]) -> None:
@@ -95,7 +213,9 @@ def atomic_link_or_copy(source: str | os.PathLike[str], target: str | os.PathLik
     ``source`` is later replaced (the replacement is a new inode). Where links are not
     possible the file is copied.
     """
-    source, target = Path(source), Path(target)
+    import shutil
+
+    source, target = Path(source), check_target(target)
     temp_name = target.with_name(f".{target.name}.link.tmp")
     with contextlib.suppress(FileNotFoundError):
         os.unlink(temp_name)
@@ -105,4 +225,8 @@ def atomic_link_or_copy(source: str | os.PathLike[str], target: str | os.PathLik
         with atomic_open(target) as stream, open(source, "rb") as original:
             shutil.copyfileobj(original, stream)
         return
-    os.replace(temp_name, target)
+    try:
+        os.replace(temp_name, target)
+    except OSError as exc:
+        os.unlink(temp_name)
+        raise WriteError(f"cannot write {target}: {reason(exc)}") from None

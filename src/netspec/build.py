@@ -7,13 +7,15 @@ hand-written model with the same structure loads with ``strict=True``.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Protocol
 
 import torch
 from torch import nn
 
+from .blocks.api import build_list
+from .errors import BuildError
 from .ir import Node
+from .limits import ENV, parameters_too_large
 
 
 class NodeTree(Protocol):
@@ -43,20 +45,27 @@ def build_model(
 ) -> nn.Module:
     """Build the network; with ``seed`` the initial weights are the same on every run.
 
-    The top level is an ``nn.Sequential`` of the spec's layers under their names.
+    The top level is built like any layer list: an ``nn.Sequential`` of the spec's layers
+    under their names, or a :class:`~netspec.modules.Dataflow` when they are wired.
     The random state is forked so that building a model does not disturb the caller's.
     ``device`` moves the model there. ``fast`` makes it faster on that device
     (:func:`netspec.optimize.speed_up`: in-place ReLUs, channels-last where it pays) without
     changing its module tree, state_dict keys or — beyond float rounding — its numbers;
-    the plain build stays the seed's code, module for module.
+    the plain build stays the seed's code, module for module. A network whose parameters
+    would exceed the memory limit (:mod:`netspec.limits`) is refused before anything is
+    allocated.
     """
+    too_large = parameters_too_large(spec.root.params)
+    if too_large is not None:
+        raise BuildError(
+            f"cannot build '{spec.root.name}': {too_large}",
+            hint=f"{ENV} sets the limit (default: half of the physical memory), e.g. {ENV}=80%",
+        )
     devices: list[int] = []
     with torch.random.fork_rng(devices=devices, enabled=seed is not None):
         if seed is not None:
             torch.manual_seed(seed)
-        model = nn.Sequential(
-            OrderedDict((child.name, build_node(child)) for child in spec.root.children)
-        )
+        model = build_list(spec.root, build_node)
     if device is not None:
         model.to(device)
     if fast:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError
+from .limits import memory_limit
 
 #: Largest image file read, in bytes (a photo is a few MB; a 256 MiB PNG is not a sample).
 MAX_IMAGE_FILE_BYTES = 256 << 20
@@ -51,6 +52,12 @@ MAX_IMAGE_PIXELS = 89_478_485
 #: Largest IDX or CIFAR file read, and the most bytes a gzip file may inflate to (1 GiB:
 #: Fashion-MNIST's training images are 47 MB, CIFAR-100's training batch 155 MB).
 MAX_DATA_BYTES = 1 << 30
+
+
+def data_limit() -> int:
+    """The most bytes one data file may hold once read (inflated): 1 GiB, or the memory
+    limit (``NETSPEC_MEMORY_LIMIT``) when that is lower."""
+    return min(MAX_DATA_BYTES, memory_limit())
 
 #: File name endings of images in dataset folders (torchvision's ``IMG_EXTENSIONS``).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -172,13 +179,14 @@ def gunzip_bounded(raw: bytes, limit: int, path: str | os.PathLike[str] = "<data
 # ------------------------------------------------------------------------------- IDX
 
 
-def read_idx(path: str | os.PathLike[str], limit: int = MAX_DATA_BYTES) -> np.ndarray:
+def read_idx(path: str | os.PathLike[str], limit: int | None = None) -> np.ndarray:
     """One IDX file, gzip-compressed or not (told apart by content, not by name).
 
     The header is read first; the data it announces is only read (or inflated) when its
     size, computed without overflow, is within ``limit`` — and it must then be exactly
-    what the file holds.
+    what the file holds. ``limit`` defaults to :func:`data_limit`.
     """
+    limit = data_limit() if limit is None else limit
     raw = read_bounded(path, limit, "data file")
     inflater = _Inflater(raw, path) if raw[:2] == _GZIP_MAGIC else None
 
@@ -335,12 +343,13 @@ class _DataUnpickler(pickle.Unpickler):
         return allowed
 
 
-def load_data_pickle(path: str | os.PathLike[str], limit: int = MAX_DATA_BYTES) -> Any:
+def load_data_pickle(path: str | os.PathLike[str], limit: int | None = None) -> Any:
     """A pickle that must hold plain data only (CIFAR's batches); refuses anything else.
 
     Python 2 pickles (the CIFAR files were written by Python 2) are read as torchvision
-    reads them, with ``encoding="latin1"``.
+    reads them, with ``encoding="latin1"``. ``limit`` defaults to :func:`data_limit`.
     """
+    limit = data_limit() if limit is None else limit
     raw = read_bounded(path, limit, "data file")
     try:
         return _DataUnpickler(io.BytesIO(raw), encoding="latin1").load()

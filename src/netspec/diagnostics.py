@@ -58,7 +58,12 @@ def _where(span: Span | None, file: str | None) -> dict[str, Any]:
 
 
 def diagnostic_json(diagnostic: Diagnostic, file: str) -> dict[str, Any]:
-    """One diagnostic as a JSON object; ``file`` stands in when it points nowhere."""
+    """One diagnostic as a JSON object; ``file`` stands in when it points nowhere.
+
+    Its texts are escaped as the text format escapes them: a spec's control characters
+    reach no terminal through a tool that prints the report either.
+    """
+    diagnostic = diagnostic.escaped()
     return {
         "severity": "error",
         "code": diagnostic.code,
@@ -123,6 +128,7 @@ def _rule(code: str) -> dict[str, Any]:
 
 def _result(diagnostic: Diagnostic, file: str, rule_index: int) -> dict[str, Any]:
     """One diagnostic as a SARIF result: located (GitHub needs a location), notes related."""
+    diagnostic = diagnostic.escaped()
     lines = [diagnostic.message]
     related = []
     for note, span in diagnostic.notes:

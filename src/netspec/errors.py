@@ -18,6 +18,7 @@ new message always has a code of its stage. ``docs/errors.md`` lists the codes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal
 
@@ -80,35 +81,84 @@ class Diagnostic:
     #: carries the diagnostic is made, which gives it its class's default code.
     code: str | None = None
 
+    def escaped(self) -> Diagnostic:
+        """This diagnostic with its texts :func:`printable`: what every output format shows."""
+        notes = [(printable(note), span) for note, span in self.notes]
+        hint = printable(self.hint) if self.hint else self.hint
+        return replace(self, message=printable(self.message), hint=hint, notes=notes)
+
     def render(self, program: str = "netspec") -> str:
         """Format like a compiler: location, message, quoted line with a caret, hints.
 
         Without a location (a missing file, say) ``program`` stands in its place, or
-        nothing when it is empty.
+        nothing when it is empty. Everything printed is :func:`printable`: a spec cannot
+        send control sequences to the user's terminal through a message or a quoted line.
         """
         parts = []
-        where = str(self.span) if self.span else program
-        parts.append(f"{where}: error: {self.message}" if where else f"error: {self.message}")
+        where = printable(str(self.span)) if self.span else program
+        message = _shortened(printable(self.message))
+        parts.append(f"{where}: error: {message}" if where else f"error: {message}")
         if self.span is not None:
             parts.extend(_quote(self.span))
         for note, note_span in self.notes:
-            where = f"{note_span}: " if note_span else ""
-            parts.append(f"{where}note: {note}")
+            where = f"{printable(str(note_span))}: " if note_span else ""
+            parts.append(f"{where}note: {_shortened(printable(note))}")
             if note_span is not None:
                 parts.extend(_quote(note_span))
         if self.hint:
-            parts.append(f"hint: {self.hint}")
+            parts.append(f"hint: {_shortened(printable(self.hint))}")
         return "\n".join(parts)
 
 
+#: Characters never printed as they are: C0 controls but newline and tab, DEL, C1 controls
+#: (ESC sequences retitle or clear a terminal, BEL rings it) and the bidirectional overrides
+#: that make text display in another order than it is written.
+CONTROL_CHARACTERS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+#: Widest part of a source line quoted under a message; a longer line is shown as a window
+#: around the caret (a 900 KB line must not print 900 KB).
+QUOTE_WIDTH = 120
+#: Longest message, hint or note printed whole; longer ones lose their middle.
+MESSAGE_WIDTH = 1000
+
+
+def printable(text: str) -> str:
+    """``text`` with terminal control characters written as escapes (ESC as ``\\x1b``)."""
+    return CONTROL_CHARACTERS.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _shortened(text: str, width: int = MESSAGE_WIDTH) -> str:
+    if len(text) <= width:
+        return text
+    keep = (width - 5) // 2
+    return f"{text[:keep]} ... {text[-keep:]}"
+
+
 def _quote(span: Span) -> list[str]:
+    """The line ``span`` is on and a caret under its columns, escaped and at most
+    :data:`QUOTE_WIDTH` wide (tabs are shown as single spaces so the caret stays aligned)."""
     text = span.source.line(span.line).rstrip("\n")
     if not text.strip():
         return []
+    before = printable(text[: span.col - 1].replace("\t", " "))
+    before += " " * max(0, span.col - 1 - len(text))  # a column past the line's end
+    marked = printable(text[span.col - 1 : span.col - 1 + span.width()].replace("\t", " "))
+    shown = printable(text.replace("\t", " "))
+    start = len(before)
+    width = max(1, min(len(marked), len(shown) - start))
+    if len(shown) > QUOTE_WIDTH:
+        first = max(0, min(start - QUOTE_WIDTH // 3, len(shown) - QUOTE_WIDTH))
+        last = first + QUOTE_WIDTH
+        lead = "..." if first else ""
+        shown = lead + shown[first:last] + ("..." if last < len(shown) else "")
+        width = max(1, min(width, last - start))
+        start = start - first + len(lead)
     gutter = f"{span.line:>5} | "
-    # Tabs are rendered as single spaces so that the caret column stays aligned.
-    shown = text.replace("\t", " ")
-    caret = " " * (len(gutter) - 2) + "| " + " " * (span.col - 1) + "^" + "~" * (span.width() - 1)
+    caret = " " * (len(gutter) - 2) + "| " + " " * start + "^" + "~" * (width - 1)
     return [gutter + shown, caret]
 
 
@@ -255,6 +305,14 @@ class InputError(NetspecError):
 
     stage = "input"
     default_code = "NS700"
+
+
+class WriteError(NetspecError):
+    """An output cannot be written: not a regular file, an input of the command, a folder
+    that cannot be written (``cannot write X: <why>``)."""
+
+    stage = "write"
+    default_code = "NS630"
 
 
 class UsageError(NetspecError):

@@ -1,9 +1,11 @@
 """``netspec graph`` — a picture of the network, from the node tree alone (no torch).
 
-One box per module with its kind and output shape; sequential containers (groups, user
-blocks) are drawn as labelled clusters around their layers; merges fan their input out to
-every branch and join the branch outputs in a ``concat`` or ``add`` box, with identity
-branches drawn as an edge straight to the merge. The graph is written as Graphviz DOT
+One box per module with its kind and output shape; containers (groups, user blocks) are
+drawn as labelled clusters around their layers; merges fan their input out to every
+branch and join the branch outputs in a ``concat`` or ``add`` box, with identity branches
+drawn as an edge straight to the merge. In a layer list with wiring, each layer gets an
+edge from every value it reads (``from``); functional layers, which make no module, are
+drawn with a dashed border. The graph is written as Graphviz DOT
 (rendered to SVG/PNG/PDF by Graphviz's ``dot`` program, a system package) or as a Mermaid
 flowchart (text that GitHub and most doc tools render, no Graphviz needed).
 """
@@ -13,9 +15,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .atomic import Input, atomic_write
 from .compiler import CompiledSpec
 from .errors import NetspecError
 from .ir import Node
@@ -36,6 +40,7 @@ _COLOURS = {
     "batchnorm": "#fbf1d0",
     "concat": "#fde0c8",
     "add": "#fde0c8",
+    "mul": "#fde0c8",
 }
 _PLAIN = "#f2f2f2"
 _AUTO_NAME = re.compile(r"^\d+(_\d+)?$")
@@ -56,6 +61,8 @@ class Box:
     lines: list[str]
     colour: str
     shape: str = "box"
+    #: A functional layer (no module): drawn with a dashed border.
+    dashed: bool = False
 
 
 @dataclass
@@ -101,33 +108,31 @@ def network_graph(spec: CompiledSpec, depth: int | None = None) -> Graph:
         return f"{prefix}{counter[0]}"
 
     def box(node: Node, into: Cluster, *, collapsed: bool = False) -> str:
-        named = "" if _AUTO_NAME.match(node.name) else f"{node.name}: "
+        named = "" if not node.name or _AUTO_NAME.match(node.name) else f"{node.name}: "
         kind = f"{named}{node.kind}{'' if collapsed else _detail(node)}"
         if collapsed:
             kind += " [...]"
         # A one-layer user block is drawn in the colour of the layer it is.
         built_as = node.block.kind if node.block is not None else node.kind
         colour = _COLOURS.get(node.kind) or _COLOURS.get(built_as, _PLAIN)
-        item = Box(new_id(), [kind, format_shape(node.out_shape)], colour)
+        item = Box(new_id(), [kind, format_shape(node.out_shape)], colour, dashed=not node.module)
         into.items.append(item)
         return item.id
 
-    def emit(node: Node, source: str, into: Cluster, level: int) -> str:
+    def emit(node: Node, sources: list[str], into: Cluster, level: int) -> str:
         if not node.children or (depth is not None and level >= depth):
             target = box(node, into, collapsed=bool(node.children))
-            graph.edges.append((source, target, ""))
+            graph.edges.extend((source, target, "") for source in sources)
             return target
         frame = Cluster(new_id("cluster_"), f"{node.path}: {node.kind}")
         into.items.append(frame)
         if node.branches is None:
-            for child in node.children:
-                source = emit(child, source, frame, level + 1)
-            return source
+            return emit_list(node.children, sources[0], frame, level + 1, node.output)
         ends = []
         for branch in node.branches:
-            end = source
+            end = sources[0]
             for position, child in enumerate(branch):
-                end = emit(child, end, frame, level + 1)
+                end = emit(child, [end], frame, level + 1)
                 if position == 0 and isinstance(frame.items[-1], Box):
                     frame.row.append(end)
             ends.append((end, "" if branch else "identity"))
@@ -141,11 +146,19 @@ def network_graph(spec: CompiledSpec, depth: int | None = None) -> Graph:
         graph.edges.extend((end, merge.id, label) for end, label in ends)
         return merge.id
 
+    def emit_list(
+        children: list[Node], source: str, into: Cluster, level: int, output: int | None
+    ) -> str:
+        """Each child from the values it reads (the previous one in a chain)."""
+        values = [source]
+        for index, child in enumerate(children):
+            reads = [values[i] for i in child.inputs or (index,)]
+            values.append(emit(child, reads, into, level))
+        return values[-1 if output is None else output]
+
     first = Box(new_id(), ["input", format_shape(spec.input_shape)], "#ffffff", "ellipse")
     graph.root.items.append(first)
-    source = first.id
-    for child in spec.root.children:
-        source = emit(child, source, graph.root, 0)
+    emit_list(spec.root.children, first.id, graph.root, 0, spec.root.output)
     return graph
 
 
@@ -172,10 +185,11 @@ def to_dot(graph: Graph) -> str:
     def emit(items: list[Box | Cluster], indent: str) -> None:
         for item in items:
             if isinstance(item, Box):
+                style = ', style="rounded,filled,dashed"' if item.dashed else ""
                 out.append(
                     f"{indent}{item.id} [label={_dot_label(item.lines)}, "
                     f"fillcolor={_dot_quote(item.colour)}, "
-                    f"shape={item.shape}];"
+                    f"shape={item.shape}{style}];"
                 )
             else:
                 out.append(f"{indent}subgraph {item.id} {{")
@@ -211,7 +225,8 @@ def to_mermaid(graph: Graph) -> str:
                 label = _mermaid_text("<br/>".join(item.lines))
                 opening, closing = ("([", "])") if item.shape == "ellipse" else ("[", "]")
                 out.append(f'{indent}{item.id}{opening}"{label}"{closing}')
-                out.append(f"{indent}style {item.id} fill:{item.colour}")
+                dashed = ",stroke-dasharray: 4 3" if item.dashed else ""
+                out.append(f"{indent}style {item.id} fill:{item.colour}{dashed}")
             else:
                 out.append(f'{indent}subgraph {item.id} ["{_mermaid_text(item.label)}"]')
                 emit(item.items, indent + "  ")
@@ -224,8 +239,9 @@ def to_mermaid(graph: Graph) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(dot_text: str, out: Path, fmt: str) -> None:
-    """Run Graphviz's ``dot`` to draw ``dot_text`` into ``out`` as ``fmt``."""
+def render(dot_text: str, out: Path, fmt: str, inputs: Sequence[Input] = ()) -> None:
+    """Run Graphviz's ``dot`` to draw ``dot_text`` into ``out`` as ``fmt`` (atomically;
+    ``out`` must not be one of ``inputs``, the files the caller read)."""
     program = shutil.which("dot")
     if program is None:
         raise GraphError(
@@ -234,19 +250,22 @@ def render(dot_text: str, out: Path, fmt: str) -> None:
             "install graphviz; conda: conda install graphviz), or write text that needs no "
             "Graphviz: --format mermaid, or -o FILE.dot",
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        result = subprocess.run(
-            [program, f"-T{fmt}", "-o", str(out)],
-            input=dot_text,
-            text=True,
-            capture_output=True,
-            timeout=300,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise GraphError(f"Graphviz's 'dot' took too long to draw {out}") from None
-    if result.returncode != 0:
-        raise GraphError(
-            f"Graphviz's 'dot' failed to draw {out}: {result.stderr.strip() or 'no message'}"
-        )
+
+    def draw(temporary: Path) -> None:
+        try:
+            result = subprocess.run(
+                [program, f"-T{fmt}", "-o", str(temporary)],
+                input=dot_text,
+                text=True,
+                capture_output=True,
+                timeout=300,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise GraphError(f"Graphviz's 'dot' took too long to draw {out}") from None
+        if result.returncode != 0:
+            raise GraphError(
+                f"Graphviz's 'dot' failed to draw {out}: {result.stderr.strip() or 'no message'}"
+            )
+
+    atomic_write(out, draw, inputs=inputs)

@@ -24,10 +24,12 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from . import blocks
+from .params import PARAM_SCHEMA, ParamSpec
 from .preprocess_section import PreprocessSection
 from .recipe import TrainRecipe
-from .schema import LAYER_REF, Library, SpecHeader
-from .userblocks import BlockDef, ParamSpec
+from .schema import CONDITION_SCHEMA, LAYER_REF, READS_SCHEMA, Library, SpecHeader, WeightsKeys
+from .userblocks import BlockDef
+from .variants import VARIANT_NAME
 from .version import __version__
 
 #: The file name of the schema the package ships (package data, beside this module).
@@ -65,7 +67,15 @@ def spec_json_schema() -> dict[str, Any]:
     """The whole language: a spec or an imported block library, and every layer kind."""
     kinds = blocks.all_blocks()
     models: list[Any] = [*(b.args for b in kinds.values())]
-    models += [SpecHeader, Library, BlockDef, ParamSpec, TrainRecipe, PreprocessSection]
+    models += [
+        SpecHeader,
+        Library,
+        BlockDef,
+        ParamSpec,
+        TrainRecipe,
+        WeightsKeys,
+        PreprocessSection,
+    ]
     refs, top = models_json_schema(
         [(m, "validation") for m in dict.fromkeys(models)],
         by_alias=True,
@@ -74,6 +84,13 @@ def spec_json_schema() -> dict[str, Any]:
     defs: dict[str, Any] = top["$defs"]
     for definition in defs.values():
         _fill_examples(definition)
+    for block in kinds.values():
+        # 'from' and 'if' are read by the compiler, not by the kind's model: every kind
+        # takes them, right after 'name'.
+        definition = defs[refs[(block.args, "validation")]["$ref"].rsplit("/", 1)[-1]]
+        properties = definition["properties"]
+        first, rest = dict(list(properties.items())[:1]), dict(list(properties.items())[1:])
+        definition["properties"] = {**first, "from": READS_SCHEMA, "if": CONDITION_SCHEMA, **rest}
     defs["layer"] = _layer_schema(kinds, refs)
     _describe_header(defs)
     return {
@@ -145,8 +162,26 @@ def _describe_header(defs: dict[str, Any]) -> None:
     header = defs["SpecHeader"]["properties"]
     number = {"anyOf": [{"type": "number"}, {"type": "string"}]}
     header["params"].update(
-        {"additionalProperties": number, "examples": [{"ratio": 1, "hidden": "4096 // ratio"}]}
+        {
+            "additionalProperties": PARAM_SCHEMA,
+            "propertyNames": {"pattern": _IDENTIFIER},
+            "examples": [{"ratio": 1, "hidden": "4096 // ratio"}],
+        }
     )
+    header["variants"].update(
+        {
+            "propertyNames": {"pattern": VARIANT_NAME.pattern},
+            "additionalProperties": {
+                "type": ["object", "null"],
+                "description": "the param values this variant sets (values, not expressions)",
+            },
+        }
+    )
+    header["weights"] = {
+        "anyOf": [{"$ref": "#/$defs/WeightsKeys"}, {"type": "null"}],
+        "description": header["weights"].get("description", ""),
+        "examples": [{"ignore": ["aux1.", "aux2."]}],
+    }
     header["input"].update({"items": number, "minItems": 1, "maxItems": 3})
     header["input"]["examples"] = [[1, 28, 28]]
     header["train"] = {

@@ -10,13 +10,15 @@ normalise); without one, the seed's (``/ 255``, resize to the input's height × 
 bilinear with half-pixel centres, antialiased when shrinking). Without a crop, an image
 whose aspect ratio differs from the input's is refused instead of being silently
 distorted. IDX files (the MNIST/Fashion-MNIST container) hold many images: each becomes
-one input.
+one input. An artifact built with ``--dynamic-size`` (its metadata has ``dynamic_hw``)
+takes images of any size from its smallest one on: they are not resized, only converted
+and scaled, and an image below that size is refused.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from . import datafiles
 from .artifacts import Artifact
 from .errors import DataError, InputError
 from .preprocessing import Preprocessing
+from .spatial import SizeRange
 
 #: Largest relative difference between an image's and the input's aspect ratio that is
 #: still resized rather than refused (rounding of odd sizes, say 28×28 vs 27×28 crops).
@@ -138,7 +141,11 @@ def preprocess(sample: Sample, meta: dict[str, Any]) -> torch.Tensor:
     if h == 0 or w == 0:
         raise InputError(f"{sample.label}: the image is empty")
     steps = Preprocessing.from_metadata(meta.get("preprocessing"), input_shape)
-    if steps.crop is None and abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
+    sizes = SizeRange.from_metadata(meta.get("dynamic_hw"))
+    if sizes is not None:
+        _check_size(sample, sizes, h, w)
+        steps = replace(steps, resize=None, crop=None)  # fed at its own size
+    elif steps.crop is None and abs((w / h) / (width / height) - 1.0) > ASPECT_TOLERANCE:
         raise InputError(
             f"{sample.label}: wrong size: {w}x{h} pixels, but the artifact takes "
             f"{width}x{height} images (aspect ratio differs; crop it first)"
@@ -148,6 +155,15 @@ def preprocess(sample: Sample, meta: dict[str, Any]) -> torch.Tensor:
     tensor = torch.from_numpy(image.copy())
     tensor = tensor.unsqueeze(0) if tensor.ndim == 2 else tensor.permute(2, 0, 1).contiguous()
     return to_float_images(tensor.unsqueeze(0), steps)[0]
+
+
+def _check_size(sample: Sample, sizes: SizeRange, height: int, width: int) -> None:
+    if not sizes.admits(height, width):
+        raise InputError(
+            f"{sample.label}: {width}x{height} pixels is outside the sizes this artifact "
+            f"takes ({sizes.min_width}x{sizes.min_height} to "
+            f"{sizes.max_width}x{sizes.max_height})"
+        )
 
 
 def class_name(index: int, classes: list[str] | None) -> str:
@@ -163,7 +179,9 @@ def predict(
     top: int = 3,
     batch_size: int = 64,
 ) -> Iterator[Prediction]:
-    """Top-``top`` classes with softmax probabilities for every sample, batch by batch."""
+    """Top-``top`` classes with softmax probabilities for every sample, batch by batch
+    (a batch ends early where the image size changes: a dynamic-size artifact takes images
+    of any size, but one batch holds one size)."""
     assert artifact.run is not None
     batch: list[tuple[Sample, torch.Tensor]] = []
 
@@ -189,7 +207,10 @@ def predict(
         batch.clear()
 
     for sample in samples:
-        batch.append((sample, preprocess(sample, artifact.meta)))
+        tensor = preprocess(sample, artifact.meta)
+        if batch and batch[0][1].shape != tensor.shape:
+            yield from flush()
+        batch.append((sample, tensor))
         if len(batch) == batch_size:
             yield from flush()
     if batch:

@@ -135,7 +135,7 @@ def preprocessing_of(root: Located, params: Scope, input_shape: Shape) -> Prepro
             f"preprocess: crop {_size(section.crop)} gives {crop[0]}x{crop[1]} images but the "
             f"input is {list(input_shape)}",
             _at(node, "crop"),
-            code="NS216",
+            code="NS230",
             hint=f"crop to the input's size ({height}x{width}), or change the input",
         )
     resize = section.resize if section.resize is not None else crop
@@ -147,7 +147,7 @@ def preprocessing_of(root: Located, params: Scope, input_shape: Shape) -> Prepro
         raise SchemaError(
             f"preprocess: '{given}' needs '{missing}' as well (normalisation uses both)",
             _at(node, given),
-            code="NS217",
+            code="NS231",
         )
     return Preprocessing(
         channels=channels,
@@ -166,14 +166,14 @@ def _image_input(node: Located, input_shape: Shape) -> tuple[int, int, int]:
             f"preprocess: the input {list(input_shape)} is not an image; "
             f"'preprocess' describes how images become [C, H, W] inputs",
             node.key_span(),
-            code="NS216",
+            code="NS230",
         )
     channels, height, width = input_shape
     if channels not in COLOR_BY_CHANNELS:
         raise SchemaError(
             f"preprocess: images have 1 (grayscale) or 3 (RGB) channels; the input has {channels}",
             node.key_span(),
-            code="NS216",
+            code="NS230",
         )
     return channels, height, width
 
@@ -191,7 +191,7 @@ def _check_resize(node: Located, resize: int | tuple[int, int], crop: tuple[int,
             f"preprocess: {what} is smaller than the crop {crop[0]}x{crop[1]}",
             _at(node, "resize"),
             hint="resize to at least the crop's size",
-            code="NS216",
+            code="NS230",
         )
 
 
@@ -204,7 +204,7 @@ def _check_stats(node: Located, name: str, values: tuple[float, ...] | None, cha
             f"but the input has {channels} channel{'s' if channels != 1 else ''}",
             _at(node, name),
             hint=f"give one value per channel, e.g. {name}: {[0.5] * channels}",
-            code="NS216",
+            code="NS230",
         )
     if name == "std":
         for index, value in enumerate(values):
@@ -214,7 +214,7 @@ def _check_stats(node: Located, name: str, values: tuple[float, ...] | None, cha
                 raise SchemaError(
                     f"preprocess: 'std' values must be greater than 0, got {value:g}",
                     (item or written or node).span,
-                    code="NS217",
+                    code="NS231",
                 )
 
 

@@ -51,7 +51,7 @@ CORE_FIELDS = (
 def _problem(message: str, code: str) -> PydanticCustomError:
     """A recipe mistake, worded for spec authors (``train: 'nesterov' needs ...``).
 
-    The error's pydantic type is its code (``NS218``): validation gives the diagnostic that
+    The error's pydantic type is its code (``NS232``): validation gives the diagnostic that
     code, so the raise site names it as every other raise site does.
     """
     return PydanticCustomError(code, message)
@@ -194,7 +194,9 @@ class TrainRecipe(BaseModel):
         ge=0,
         description="Seed for weight initialisation, shuffling and dropout; same seed, same run.",
     )
-    momentum: float = Field(0.0, ge=0, lt=1, description="SGD momentum (ignored by Adam).")
+    momentum: float = Field(
+        0.0, ge=0, lt=1, allow_inf_nan=False, description="SGD momentum (ignored by Adam)."
+    )
     nesterov: bool = Field(False, description="Nesterov momentum (SGD; needs momentum > 0).")
     weight_decay: float = Field(
         0.0,
@@ -261,7 +263,7 @@ class TrainRecipe(BaseModel):
         try:
             parse_selection(value)
         except PatternError as exc:
-            raise _problem(str(exc), code="NS219") from None
+            raise _problem(str(exc), code="NS233") from None
         return value
 
     # Checks across fields sit on the later field, so a message points at what to change.
@@ -269,21 +271,21 @@ class TrainRecipe(BaseModel):
     @classmethod
     def _nesterov(cls, value: bool, info: ValidationInfo) -> bool:
         if value and (info.data.get("optimizer") != "sgd" or not info.data.get("momentum")):
-            raise _problem("needs optimizer 'sgd' with momentum > 0", code="NS218")
+            raise _problem("needs optimizer 'sgd' with momentum > 0", code="NS232")
         return value
 
     @field_validator("warmup_epochs")
     @classmethod
     def _warmup(cls, value: float, info: ValidationInfo) -> float:
         if value and info.data.get("schedule") == "onecycle":
-            raise _problem("cannot be used with 'onecycle', which warms up by itself", code="NS218")
+            raise _problem("cannot be used with 'onecycle', which warms up by itself", code="NS232")
         return value
 
     @field_validator("unfreeze_epoch")
     @classmethod
     def _unfreeze(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and not info.data.get("freeze"):
-            raise _problem("needs 'freeze' patterns (what to unfreeze)", code="NS218")
+            raise _problem("needs 'freeze' patterns (what to unfreeze)", code="NS232")
         return value
 
     @property

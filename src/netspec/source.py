@@ -11,12 +11,14 @@ documents that are too large, too deep or that expand through aliases into too m
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import SourceError, SourceText, Span
+from .files import read_bounded
 
 #: Refuse files larger than this: specs are small, and a huge file is a mistake or an attack.
 MAX_FILE_BYTES = 1 << 20
@@ -42,7 +44,7 @@ class Located:
     has thousands of nodes and only the ones that are reported need a span.
     """
 
-    __slots__ = ("borrowed", "col", "key_at", "line", "name", "source", "value", "width")
+    __slots__ = ("borrowed", "col", "flow", "key_at", "line", "name", "source", "value", "width")
 
     def __init__(
         self,
@@ -66,6 +68,9 @@ class Located:
         self.width = width
         #: Whether this node was made by netspec rather than written (its span is borrowed).
         self.borrowed = borrowed
+        #: Whether this mapping or list is written in flow style (``{a: 1}``, ``[1, 2]``),
+        #: where YAML splits plain values at commas.
+        self.flow = False
 
     def __repr__(self) -> str:
         return f"Located({self.plain()!r} at {self.span})"
@@ -98,7 +103,9 @@ class Located:
     def with_value(self, value: Any) -> Located:
         """Another value at this node's place (an empty mapping for ``- relu``, say)."""
         place = (self.source, self.line, self.col, self.key_at, self.name, self.width)
-        return Located(value, *place, self.borrowed)
+        other = Located(value, *place, self.borrowed)
+        other.flow = self.flow
+        return other
 
     def plain(self) -> Any:
         """The value as plain Python data, positions dropped."""
@@ -162,34 +169,34 @@ class Document:
 
 
 def read_path(path: str | Path) -> Document:
-    """Load a spec file from disk; JSON when the name ends in ``.json``, YAML otherwise."""
+    """Load a spec file from disk; JSON when the name ends in ``.json``, YAML otherwise.
+
+    Only a regular file is read, and at most :data:`MAX_FILE_BYTES` of it (a FIFO, a
+    device or a directory is refused before reading: see :mod:`netspec.files`).
+    """
     p = Path(path)
     shown = str(path)
-    if not p.exists():
-        raise SourceError(f"spec file not found: {shown}", code="NS101")
-    if p.is_dir():
-        raise SourceError(f"spec path is a directory, not a file: {shown}", code="NS101")
-    size = p.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise SourceError(
+
+    def too_large(size: int) -> SourceError:
+        return SourceError(
             f"spec file is too large ({size} bytes; the limit is {MAX_FILE_BYTES})",
             Span(SourceText(shown, ""), 1, 1),
             code="NS102",
         )
-    raw = p.read_bytes()
+
+    raw = read_bounded(p, "spec file", SourceError, MAX_FILE_BYTES, too_large, code="NS101")
     doc = read_bytes(raw, name=shown, json_format=p.suffix.lower() == ".json")
     doc.path = p
     return doc
 
 
 def read_bytes(raw: bytes, *, name: str = "<spec>", json_format: bool = False) -> Document:
-    """Decode bytes as UTF-8 text and parse them; binary data is refused with its offset."""
-    empty = SourceText(name, "")
+    """Decode bytes as UTF-8 text and parse them; binary data is refused where it starts."""
     nul = raw.find(b"\x00")
     if nul >= 0:
         raise SourceError(
             f"spec file is binary, not text (NUL byte at offset {nul})",
-            Span(empty, 1, 1),
+            _byte_span(raw, nul, name),
             code="NS103",
         )
     try:
@@ -197,10 +204,22 @@ def read_bytes(raw: bytes, *, name: str = "<spec>", json_format: bool = False) -
     except UnicodeDecodeError as exc:
         raise SourceError(
             f"spec file is not UTF-8 text (invalid byte at offset {exc.start})",
-            Span(empty, 1, 1),
+            _byte_span(raw.removeprefix(_BOM), exc.start, name),
             code="NS103",
         ) from None
     return read_text(text, name=name, json_format=json_format)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _byte_span(raw: bytes, offset: int, name: str) -> Span:
+    """The line and column of byte ``offset`` of a file that is not text; the line is
+    quoted as far as it decodes (a bad byte shows as U+FFFD, a NUL as ``\\x00``)."""
+    before = raw[:offset]
+    line_start = before.rfind(b"\n") + 1
+    column = len(before[line_start:].decode("utf-8", "replace")) + 1
+    return Span(SourceText(name, raw.decode("utf-8", "replace")), before.count(b"\n") + 1, column)
 
 
 def read_text(text: str, *, name: str = "<spec>", json_format: bool = False) -> Document:
@@ -283,14 +302,30 @@ def _check_json_syntax(text: str, source: SourceText) -> None:
         span = Span(source, exc.lineno, exc.colno)
         raise SourceError(f"invalid JSON: {exc.msg}", span, code="NS106") from None
     except _DuplicateKey as exc:
-        span = Span(source, 1, 1)
+        span = _duplicate_key_span(text, source)
         raise SourceError(f"duplicate key '{exc.args[0]}'", span, code="NS107") from None
     except RecursionError:
         raise SourceError(
             f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)",
-            Span(source, 1, 1),
+            _too_deep_at(text, source),
             code="NS102",
         ) from None
+
+
+def _duplicate_key_span(text: str, source: SourceText) -> Span:
+    """Where the second of two equal keys is written (JSON's parser does not say)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import MarkedYAMLError
+
+    try:
+        YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        if mark is not None:
+            return Span(source, mark.line + 1, mark.column + 1)
+    except Exception:  # any other parser failure: fall back to the document's start
+        pass
+    return Span(source, 1, 1)
 
 
 class _DuplicateKey(Exception):
@@ -311,6 +346,7 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
     # arbitrary Python objects: unknown tags come back as tagged data, which we refuse below.
     from ruamel.yaml import YAML
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
+    from ruamel.yaml.reader import ReaderError
 
     yaml = YAML(typ="rt")
     try:
@@ -323,6 +359,7 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
             problem = _duplicate_key_problem(exc)
             code = "NS107"
         line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+        hint = _FLOW_HINT if _bracket_in_flow(exc) else None
         notes: list[tuple[str, Span | None]] = []
         context = exc.context_mark
         if exc.context and context is not None and context is not mark:
@@ -337,17 +374,56 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
                 ) from None
             notes.append((exc.context, context_span))
         raise SourceError(
-            f"invalid {fmt}: {problem}", Span(source, line, col), notes=notes, code=code
+            f"invalid {fmt}: {problem}", Span(source, line, col), hint, notes=notes, code=code
         ) from None
     except RecursionError:
         raise SourceError(
             f"spec is nested too deeply (the limit is {MAX_DEPTH} levels)",
-            Span(source, 1, 1),
+            _too_deep_at(text, source),
             code="NS102",
+        ) from None
+    except ReaderError as exc:  # a character YAML does not allow, at a text offset
+        line = source.text.count("\n", 0, exc.position) + 1
+        col = exc.position - (source.text.rfind("\n", 0, exc.position) + 1) + 1
+        char = f"#x{exc.character:04x}" if isinstance(exc.character, int) else exc.character
+        raise SourceError(
+            f"invalid {fmt}: unacceptable character {char}: {exc.reason}",
+            Span(source, line, col),
+            code="NS106" if fmt == "JSON" else "NS105",
         ) from None
     except YAMLError as exc:
         code = "NS106" if fmt == "JSON" else "NS105"
-        raise SourceError(f"invalid {fmt}: {exc}", Span(source, 1, 1), code=code) from None
+        message = f"invalid {fmt}: {exc}".splitlines()[0]
+        raise SourceError(message, Span(source, 1, 1), code=code) from None
+
+
+def _block_starts(content: str, col: int) -> Iterator[int]:
+    """Columns where a line opens block nodes: its content, and after each leading ``- ``."""
+    yield col
+    while content.startswith("-") and content[1:2] == " ":
+        rest = content[1:].lstrip(" ")
+        if not rest:
+            return
+        col += len(content) - len(rest)
+        content = rest
+        yield col
+
+
+#: What to do when a bracket inside a flow mapping or list breaks the YAML.
+_FLOW_HINT = (
+    "inside {...} and [...] YAML reads ',', '[', ']', '{' and '}' itself: quote expressions "
+    'and templates that contain them, e.g. {out: "c2[0]"}'
+)
+
+
+def _bracket_in_flow(exc: Any) -> bool:
+    """Whether a YAML error is a bracket of an unquoted expression inside ``{...}``/``[...]``
+    (``{out: c2[0]}``), not a collection left open."""
+    context = str(exc.context or "")
+    problem = str(exc.problem or "")
+    return "while parsing a flow" in context and any(
+        f"but got '{bracket}'" in problem for bracket in "[]{}"
+    )
 
 
 def _duplicate_key_problem(exc: Exception) -> str:
@@ -357,6 +433,35 @@ def _duplicate_key_problem(exc: Exception) -> str:
         rest = text[start + len('found duplicate key "') :]
         return f"duplicate key '{rest.split(chr(34), 1)[0]}'"
     return "duplicate key"
+
+
+def _too_deep_at(text: str, source: SourceText) -> Span:
+    """Where a document too deep for the parser first nests deeper than :data:`MAX_DEPTH`.
+
+    The parser's RecursionError says nothing about where; this estimates the nesting from
+    what makes YAML nest — a line indented deeper than the one before, each ``- `` of a
+    compact sequence, each open bracket — so the error can point at the line. It runs
+    only after the parser gave up; a spec that parses is measured exactly by :func:`_locate`.
+    """
+    indents: list[int] = []
+    brackets = 0
+    for number, line in enumerate(text.split("\n"), start=1):
+        content = line.lstrip(" ")
+        if not content or content.startswith("#"):
+            continue
+        col = len(line) - len(content)
+        if brackets == 0:
+            while indents and indents[-1] >= col:
+                indents.pop()
+            for start in _block_starts(content, col):
+                indents.append(start)
+                if len(indents) > MAX_DEPTH:
+                    return Span(source, number, start + 1)
+        for offset, char in enumerate(line):
+            brackets += (char in "[{") - (char in "]}")
+            if len(indents) + brackets > MAX_DEPTH:
+                return Span(source, number, offset + 1)
+    return Span(source, 1, 1)
 
 
 def _describe(value: Any) -> str:
@@ -384,8 +489,10 @@ def _locate(node: Any, where: Located, *, depth: int, budget: list[int]) -> Loca
     _refuse_exotic(node, where, depth, budget)
     if type(node) is CommentedMap:
         where.value = _locate_mapping(node, where, depth=depth, budget=budget)
+        where.flow = bool(node.fa.flow_style())
     elif type(node) is CommentedSeq:
         where.value = _locate_items(node, where, depth=depth, budget=budget)
+        where.flow = bool(node.fa.flow_style())
     elif node is None or isinstance(node, bool):
         where.value = node
     elif isinstance(node, int):
@@ -434,6 +541,13 @@ def _locate_mapping(
     node: Any, where: Located, *, depth: int, budget: list[int]
 ) -> dict[str, Located]:
     source = where.source
+    if getattr(node, "merge", None):
+        raise SourceError(
+            "YAML merge keys ('<<') are not supported: write the keys out",
+            _merge_key_at(node, where),
+            hint="an anchor can still repeat a whole value, as in 'conv: *c'",
+            code="NS111",
+        )
     children: dict[str, Located] = {}
     for key in node:
         if not isinstance(key, str):
@@ -456,6 +570,20 @@ def _locate_items(node: Any, where: Located, *, depth: int, budget: list[int]) -
         child = Located(None, source, il + 1, ic + 1, name=i)
         items.append(_locate(item, child, depth=depth + 1, budget=budget))
     return items
+
+
+def _merge_key_at(node: Any, where: Located) -> Span:
+    """Where the ``<<`` key of a merging mapping is written (the parser keeps no position)."""
+    lines = where.source.text.split("\n")
+    first = node.lc.line if node.lc.line is not None else where.line - 1
+    for number in range(first, len(lines)):
+        found = _MERGE_KEY.search(lines[number])
+        if found:
+            return Span(where.source, number + 1, found.start(1) + 1, 2)
+    return where.span
+
+
+_MERGE_KEY = re.compile(r"(?:^|[\s{,])(<<)\s*:")
 
 
 def _plainish(value: Any) -> Any:

@@ -9,12 +9,12 @@ torch is imported only when ``build`` is called.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .compiler import CompiledSpec, compile_document, read_spec
-from .expressions import Number
 
 if TYPE_CHECKING:
     import torch
@@ -44,11 +44,15 @@ class Spec(CompiledSpec):
 
 
 def compile_spec(
-    source: str | Path | dict[str, Any], params: dict[str, Number] | None = None
+    source: str | Path | dict[str, Any],
+    params: Mapping[str, Any] | None = None,
+    variant: str | None = None,
 ) -> Spec:
     """Compile a spec given as a path, as YAML/JSON text, or as a dict.
 
     A ``str`` containing a newline or starting with ``{`` is taken as spec text; any other
-    ``str`` is a path. ``params`` override the spec's param defaults (as ``--set`` does).
+    ``str`` is a path. ``variant`` picks one of the spec's ``variants:`` (its params);
+    ``params`` then override param values (as ``--set`` does), each checked against the
+    param's type.
     """
-    return Spec.of(compile_document(read_spec(source), params))
+    return Spec.of(compile_document(read_spec(source), params, variant))

@@ -4,10 +4,25 @@ Which rewrite of :mod:`netspec.optimize` pays off is a property of the machine, 
 network (channels-last makes the seed's GoogLeNet 2× faster on a CPU but not its NiN), so
 the candidates are timed on the target device, as an autotuning compiler does, and the
 choice is recorded in the artifact's metadata (:class:`InferencePlan`).
+
+The measurement has to hold on a busy machine, where another process may take a core at
+any moment (:func:`measure`): candidates run in interleaved rounds, in a rotated order, so
+a burst of load hits all of them alike; each is judged by its median, not by its luckiest
+run; and rounds continue until the fastest is separated from every other candidate by a
+sign test over the rounds (it won significantly more often) or is within 2% of it (then
+either choice is as good). The process that measures waits passively in OpenMP
+(``OMP_WAIT_POLICY=PASSIVE``, set by ``netspec build`` before torch loads) and onnxruntime
+sessions opened for timing do not spin: spinning threads of the program just timed would
+otherwise take the cores from the next one, and on a loaded machine spinning made torch's
+programs look 10–40× slower than onnxruntime's. Wall time stays the measure, because
+it is what a deployed program is judged by (CPU time would favour programs that leave a
+core idle).
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,19 +37,54 @@ from .optimize import has_convolutions, inception_count, prepare_for_inference
 MemoryLayout = Literal["channels_last", "contiguous"]
 Candidate = Callable[[torch.Tensor], object]
 
+#: Candidates whose medians differ by less than this fraction are as good as each other.
+TIE = 0.02
+#: Largest probability, under "both are equally fast", of the fastest winning as often as
+#: it did, for it to count as separated from a rival (one-sided sign test).
+SIGNIFICANCE = 0.05
+#: Shortest time one sample of a candidate spans: a program faster than this is run
+#: several times per sample, so that one scheduler tick does not decide its sample.
+MIN_SAMPLE = 0.02
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The wall times of one candidate over the interleaved rounds, in seconds."""
+
+    samples: tuple[float, ...]
+
+    @classmethod
+    def constant(cls, seconds: float) -> Timing:
+        return cls((seconds,))
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def quartiles(self) -> tuple[float, float]:
+        """The first and third quartile: the spread of the middle half of the rounds."""
+        if len(self.samples) < 2:
+            return self.samples[0], self.samples[0]
+        q1, _, q3 = statistics.quantiles(self.samples, n=4, method="inclusive")
+        return q1, q3
+
 
 def measure(
     candidates: dict[str, Candidate],
     example: torch.Tensor,
     *,
     rounds: int = 5,
+    max_rounds: int = 40,
+    budget: float = 20.0,
     warmup: int = 3,
-) -> dict[str, float]:
-    """Best time in seconds of each candidate on ``example``, measured in interleaved rounds.
+) -> dict[str, Timing]:
+    """Wall times of each candidate on ``example``, from interleaved rounds.
 
-    Interleaving means a burst of load from other processes hits every candidate alike;
-    the best of several runs is the least disturbed one. Warm-up runs let TorchScript's
-    profiling executor specialise and oneDNN cache its primitives before timing.
+    At least ``rounds`` rounds; then more, up to ``max_rounds`` and while less than
+    ``budget`` seconds were spent, until :func:`settled` says the fastest is known. Warm-up
+    runs let TorchScript's profiling executor specialise and oneDNN cache its primitives.
+    A sample of a candidate faster than :data:`MIN_SAMPLE` is the mean of several calls.
     """
     cuda = example.device.type == "cuda"
 
@@ -42,19 +92,66 @@ def measure(
         if cuda:
             torch.cuda.synchronize(example.device)
 
-    best = dict.fromkeys(candidates, float("inf"))
+    names = list(candidates)
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    calls: dict[str, int] = {}
     with torch.inference_mode():
-        for run in candidates.values():
+        for name, run in candidates.items():
             for _ in range(warmup):
-                run(example)
-        sync()
-        for _ in range(rounds):
-            for name, run in candidates.items():
-                start = time.perf_counter()
+                begin = time.perf_counter()
                 run(example)
                 sync()
-                best[name] = min(best[name], time.perf_counter() - start)
-    return best
+            once = max(time.perf_counter() - begin, 1e-6)
+            calls[name] = min(1000, math.ceil(MIN_SAMPLE / once))
+        start = time.perf_counter()
+        for index in range(max_rounds):
+            shift = index % len(names)
+            for name in names[shift:] + names[:shift]:
+                run, repeat = candidates[name], calls[name]
+                begin = time.perf_counter()
+                for _ in range(repeat):
+                    run(example)
+                sync()
+                samples[name].append((time.perf_counter() - begin) / repeat)
+            done = index + 1 >= rounds
+            if done and (settled(samples) or time.perf_counter() - start > budget):
+                break
+    return {name: Timing(tuple(times)) for name, times in samples.items()}
+
+
+def settled(samples: dict[str, list[float]]) -> bool:
+    """Whether the candidate with the lowest median is known: against every other one it
+    either won significantly more rounds (sign test) or is within :data:`TIE` of it."""
+    medians = {name: statistics.median(times) for name, times in samples.items()}
+    best = min(medians, key=medians.__getitem__)
+    for name, times in samples.items():
+        if name == best or medians[name] <= medians[best] * (1 + TIE):
+            continue
+        wins = sum(mine < theirs for mine, theirs in zip(samples[best], times, strict=True))
+        if sign_test(wins, len(times)) > SIGNIFICANCE:
+            return False
+    return True
+
+
+def sign_test(wins: int, rounds: int) -> float:
+    """P(at least ``wins`` wins in ``rounds`` fair coin tosses): how likely the fastest
+    would win this often if both candidates were equally fast."""
+    return sum(math.comb(rounds, k) for k in range(wins, rounds + 1)) / 2**rounds
+
+
+def fastest(timings: dict[str, Timing]) -> str:
+    return min(timings, key=lambda name: timings[name].median)
+
+
+def timings_metadata(timings: dict[str, Timing]) -> dict[str, dict[str, object]]:
+    """``timings_ms`` (medians), ``spread_ms`` (quartiles) and ``rounds`` of a measurement."""
+    return {
+        "timings_ms": {name: round(t.median * 1e3, 3) for name, t in timings.items()},
+        "spread_ms": {
+            name: [round(q * 1e3, 3) for q in t.quartiles] for name, t in timings.items()
+        },
+        "rounds": {name: len(t.samples) for name, t in timings.items()},
+    }
 
 
 @dataclass
@@ -68,11 +165,11 @@ class InferencePlan:
     mkldnn_at_load: bool = False
     device: str = "cpu"
     batch: int = 32
-    timings_ms: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, Timing] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
-        return _candidate_name(self.memory_format, self.fuse_branches, self.mkldnn_at_load)
+        return candidate_name(self.memory_format, self.fuse_branches, self.mkldnn_at_load)
 
     def as_metadata(self) -> dict[str, object]:
         return {
@@ -82,17 +179,31 @@ class InferencePlan:
             "mkldnn_at_load": self.mkldnn_at_load,
             "device": self.device,
             "batch": self.batch,
-            "timings_ms": {k: round(v, 3) for k, v in self.timings_ms.items()},
+            **timings_metadata(self.timings),
         }
 
 
-def _candidate_name(memory_format: str, fuse: bool, mkldnn: bool) -> str:
+#: How a frozen TorchScript candidate's name starts (eager candidates have no prefix).
+SCRIPTED = "torchscript:"
+
+
+def candidate_name(memory_format: str, fuse: bool, mkldnn: bool) -> str:
     parts = [memory_format]
     if fuse:
         parts.append("fused-branches")
     if mkldnn:
         parts.append("mkldnn")
     return "+".join(parts)
+
+
+def candidate(model: nn.Module, name: str) -> Candidate:
+    """The program a candidate name stands for (as in an artifact's ``timings_ms``), built
+    again from ``model``: a benchmark re-times the tuner's choice against them."""
+    scripted = name.startswith(SCRIPTED)
+    parts = name.removeprefix(SCRIPTED).split("+")
+    layout: MemoryLayout = "channels_last" if parts[0] == "channels_last" else "contiguous"
+    prepared = prepare_for_inference(model, memory_format=layout, fuse="fused-branches" in parts)
+    return _scripted(prepared, "mkldnn" in parts) if scripted else prepared
 
 
 def plan_inference(
@@ -113,32 +224,29 @@ def plan_inference(
     """
     prepared = _eager_candidates(model, example)
     timings = _timed(
-        {_candidate_name(f, u, False): m for (f, u), m in prepared.items()}, example, rounds
+        {candidate_name(f, u, False): m for (f, u), m in prepared.items()}, example, rounds
     )
     best_format, best_fuse = (
-        _by_name(prepared)[min(timings, key=timings.__getitem__)]
-        if timings
-        else next(iter(prepared))
+        _by_name(prepared)[fastest(timings)] if timings else next(iter(prepared))
     )
     mkldnn = False
     if torchscript:
         choices = _script_choices(best_format, best_fuse, example.device)
         scripted = {
-            "torchscript:" + _candidate_name(*choice): _scripted(prepared[choice[:2]], choice[2])
+            SCRIPTED + candidate_name(*choice): _scripted(prepared[choice[:2]], choice[2])
             for choice in choices
         }
         script_timings = _timed(scripted, example, rounds)
         timings.update(script_timings)
         if script_timings:
-            best = min(script_timings, key=script_timings.__getitem__)
-            best_format, best_fuse, mkldnn = choices[list(scripted).index(best)]
+            best_format, best_fuse, mkldnn = choices[list(scripted).index(fastest(script_timings))]
     plan = InferencePlan(
         memory_format=best_format,
         fuse_branches=best_fuse,
         mkldnn_at_load=mkldnn,
         device=str(example.device),
         batch=int(example.shape[0]),
-        timings_ms={name: seconds * 1e3 for name, seconds in timings.items()},
+        timings=timings,
     )
     return plan, prepared[(best_format, best_fuse)]
 
@@ -161,7 +269,7 @@ def _eager_candidates(
 def _by_name(
     prepared: dict[tuple[MemoryLayout, bool], nn.Module],
 ) -> dict[str, tuple[MemoryLayout, bool]]:
-    return {_candidate_name(layout, fuse, False): (layout, fuse) for layout, fuse in prepared}
+    return {candidate_name(layout, fuse, False): (layout, fuse) for layout, fuse in prepared}
 
 
 def _script_choices(
@@ -183,6 +291,6 @@ def _scripted(module: nn.Module, mkldnn: bool) -> torch.jit.ScriptModule:
 
 def _timed(
     candidates: dict[str, Candidate], example: torch.Tensor, rounds: int
-) -> dict[str, float]:
+) -> dict[str, Timing]:
     """Timings when there is a choice to make; nothing to measure for a single candidate."""
     return measure(candidates, example, rounds=rounds) if len(candidates) > 1 else {}

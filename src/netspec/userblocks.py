@@ -30,77 +30,25 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from . import blocks
-from .errors import NetspecError, SchemaError, Span, did_you_mean
-from .expressions import MAX_MAGNITUDE, Scope, Value
-from .schema import (
-    MAX_SIZE,
-    FloatField,
-    IntField,
-    IntsField,
-    LayerArgs,
-    LayerList,
-    Library,
-    StrictBool,
-    describe,
-    is_identifier,
-)
+from .errors import NetspecError, SchemaError, Span
+from .expressions import Scope, Value
+from .files import resolved
+from .params import PARAM_SCHEMA, Param, has_expression, read_param
+from .schema import LayerArgs, LayerList, Library, OutputName, is_identifier
 from .shapes import Shape
 from .source import Document, Located, read_path
-from .validation import validate, validate_value
+from .validation import validate
 
-if TYPE_CHECKING:
-    from pydantic import TypeAdapter
-
-#: The types a block param may declare.
-PARAM_TYPES = ("int", "float", "bool", "ints")
 #: Names a block binds itself: its module name and the shape of its input.
-RESERVED = ("name", "in_channels", "in_height", "in_width")
+RESERVED = ("name", "in_channels", "in_height", "in_width", "from", "if", "functional")
 #: Most files one compilation may import (a guard against runaway include trees).
 MAX_IMPORTS = 64
-
-_REQUIRED: Any = object()
-
-
-class ParamSpec(BaseModel):
-    """The long form of a param declaration: ``{type: int, default: 1, min: 1}``."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    type: Literal["int", "float", "bool", "ints"] | None = Field(
-        None, description="int, float, bool or ints (a list of integers)", examples=["int"]
-    )
-    default: Any = Field(
-        None,
-        description="value used when the block's user leaves the param out; may be an "
-        "expression over earlier params and in_channels",
-        examples=[1, "out // 4"],
-    )
-    min: float | None = Field(None, description="smallest accepted value", examples=[1])
-    max: float | None = Field(None, description="largest accepted value", examples=[4096])
-    description: str | None = Field(
-        None, description="what the param means", examples=["output channels"]
-    )
-
-
-_PARAM_SCHEMA = {
-    "description": "a type (int, float, bool, ints) for a required param, a default value "
-    "(its type is the value's), or {type, default, min, max, description}",
-    "examples": ["int", 1, {"type": "int", "default": "out // 4", "min": 1}],
-    "anyOf": [
-        {"type": "string", "enum": list(PARAM_TYPES)},
-        {"type": "number"},
-        {"type": "boolean"},
-        {"type": "array", "items": {"type": "integer"}},
-        {"$ref": "#/$defs/ParamSpec"},
-    ],
-}
 
 
 class BlockDef(BaseModel):
@@ -115,68 +63,27 @@ class BlockDef(BaseModel):
         default_factory=dict,
         description="the block's params: name -> type, default, or {type, default, ...}",
         examples=[{"out": "int", "stride": 1}],
-        json_schema_extra={"additionalProperties": _PARAM_SCHEMA},
+        json_schema_extra={"additionalProperties": PARAM_SCHEMA},
     )
     layers: LayerList = Field(
         min_length=1,
         description="the block's layers; one layer is the block itself, several run in order",
         examples=[["relu"]],
     )
+    output: OutputName = Field(
+        None,
+        description="the layer whose value is the block's output (default: the last)",
+        examples=["relu"],
+    )
 
 
 class UserArgs(LayerArgs):
     """Base of the argument model made for each user block (params only by their names)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
-
-
-@dataclass
-class Param:
-    """One declared param of a user block, with where it was declared."""
-
-    name: str
-    type: str
-    #: The default as written, or ``REQUIRED``.
-    default: Any
-    minimum: float | None
-    maximum: float | None
-    description: str | None
-    span: Span
-
-    @property
-    def required(self) -> bool:
-        return self.default is _REQUIRED
-
-    def annotation(self) -> Any:
-        """The field type that validates this param's values (expressions included)."""
-        lo, hi = self.minimum, self.maximum
-        if self.type == "int":
-            return IntField(
-                int(lo) if lo is not None else 0, int(hi) if hi is not None else MAX_SIZE
-            )
-        if self.type == "float":
-            return FloatField(
-                lo if lo is not None else -MAX_MAGNITUDE, hi if hi is not None else MAX_MAGNITUDE
-            )
-        if self.type == "bool":
-            return StrictBool
-        return IntsField(int(lo) if lo is not None else 0, int(hi) if hi is not None else MAX_SIZE)
-
-    @cached_property
-    def adapter(self) -> TypeAdapter[Any]:
-        """Validator of this param's values, built once (a block may be used many times).
-
-        pydantic's TypeAdapter module is imported here, when a spec has a block param
-        default to check, not by every ``netspec check``.
-        """
-        from pydantic import TypeAdapter
-
-        return TypeAdapter(self.annotation())
-
-    def check(self, value: Located, scope: Scope, owner: str) -> Value:
-        """Validate one value (a default) against the declared type, located at the default."""
-        lead = f"{owner}: default of param '{self.name}'"
-        return validate_value(self.annotation(), self.adapter, value, scope, lead)  # type: ignore[no-any-return]
+    # Built at once (not deferred like the kinds'): a block is defined because it is used.
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=False, defer_build=False
+    )
 
 
 @dataclass
@@ -190,12 +97,13 @@ class UserBlock:
     args: type[LayerArgs]
     #: The definition's name under ``blocks:``, where notes point.
     span: Span
+    #: ``output:`` of the definition (located), when the body's output is not its last layer.
+    output: Located | None = None
 
     @property
     def example(self) -> str:
         """A use of the block, for messages: its required params with sample values."""
-        samples = {"int": "64", "float": "0.5", "bool": "true", "ints": "[64, 64]"}
-        required = [f"{p.name}: {samples[p.type]}" for p in self.params if p.required]
+        required = [f"{p.name}: {p.example(spaced=True)}" for p in self.params if p.required]
         return f"{self.kind}: {{{', '.join(required)}}}" if required else self.kind
 
     def bind(self, args: BaseModel, in_shape: Shape) -> Scope:
@@ -231,6 +139,8 @@ class UserBlocks:
     """The user blocks one compilation can use, from the spec and everything it imports."""
 
     blocks: dict[str, UserBlock] = field(default_factory=dict)
+    #: Every file imported (directly or through other imports), resolved, in load order.
+    files: list[Path] = field(default_factory=list)
 
     def get(self, kind: str) -> UserBlock | None:
         return self.blocks.get(kind)
@@ -246,14 +156,17 @@ def load_user_blocks(
     doc: Document, imports: list[str], definitions: dict[str, Located]
 ) -> UserBlocks:
     """Read every import (recursively, each file once) and every definition."""
-    loader = _Loader()
     root = doc.path.resolve() if doc.path is not None else None
+    loader = _Loader(root.parent if root is not None else Path.cwd().resolve())
     loader.load(doc, imports, definitions, [(root, doc.source.name)])
     return loader.found
 
 
 @dataclass
 class _Loader:
+    #: The folder of the spec being compiled (the working directory for spec text):
+    #: every import must resolve, symbolic links followed, to a file inside it.
+    folder: Path
     found: UserBlocks = field(default_factory=UserBlocks)
     loaded: set[Path] = field(default_factory=set)
 
@@ -286,7 +199,7 @@ class _Loader:
             )
         base = doc.path.parent if doc.path is not None else Path()
         shown = Path(os.path.normpath(base / relative))
-        target = shown.resolve()
+        target = self.allowed(shown, relative, span)
         cycle = [name for path, name in chain if path == target]
         if cycle:
             names = [name for _, name in chain[[p for p, _ in chain].index(target) :]]
@@ -298,7 +211,11 @@ class _Loader:
             )
         if target in self.loaded:
             return
-        if not target.is_file():
+        if target.is_dir():
+            raise SchemaError(
+                f"imports: '{relative}' is a directory, not a file", span, code="NS214"
+            )
+        if not target.exists():
             raise SchemaError(
                 f"imported file not found: '{relative}'",
                 span,
@@ -310,6 +227,7 @@ class _Loader:
                 f"too many imported files (the limit is {MAX_IMPORTS})", span, code="NS214"
             )
         self.loaded.add(target)
+        self.found.files.append(target)
         try:
             child = read_path(shown)
             library = validate(Library, child.root, "imported file")
@@ -317,6 +235,27 @@ class _Loader:
             self.load(child, library.imports, library.blocks, [*chain, (target, str(shown))])
         except NetspecError as exc:
             raise with_note(exc, f"imported from {doc.source.name} here", span) from None
+
+    def allowed(self, shown: Path, relative: str, span: Span) -> Path:
+        """The file an import names, symbolic links resolved, if it is inside :attr:`folder`.
+
+        A spec (and what it imports) travels as one folder; an import that leaves it — by
+        ``..``, or by a link pointing elsewhere — would let a spec from someone else make
+        netspec read, and quote in its errors, any file the user can read.
+        """
+        target = resolved(shown)
+        if target is None:
+            raise SchemaError(f"imports: '{relative}' is a symbolic link loop", span, code="NS214")
+        if not target.is_relative_to(self.folder):
+            raise SchemaError(
+                f"imports: '{relative}' is outside the spec's folder",
+                span,
+                "imports must stay inside the folder of the spec being compiled (links "
+                "followed), so that a spec cannot make netspec read other files; copy the "
+                "file there",
+                code="NS214",
+            )
+        return target
 
     def define(self, name: str, node: Located) -> None:
         span = node.key_span()
@@ -344,11 +283,13 @@ class _Loader:
             node = node.with_value({"layers": node})
         definition = validate(BlockDef, node, f"block '{name}'")
         assert isinstance(definition, BlockDef)
-        params = [_param(name, pname, value) for pname, value in definition.params.items()]
+        params: list[Param] = []
+        for pname, value in definition.params.items():
+            params.append(_param(name, pname, value, [p.name for p in params]))
         fields: dict[str, Any] = {}
         for index, param in enumerate(params):
             fields[f"p{index}"] = (
-                param.annotation(),
+                param.annotation,
                 Field(
                     ... if param.required else None,
                     alias=param.name,
@@ -359,11 +300,11 @@ class _Loader:
             f"UserBlock_{name}", __base__=UserArgs, __doc__=definition.description, **fields
         )
         self.found.blocks[name] = UserBlock(
-            name, params, definition.layers, definition.description, args, span
+            name, params, definition.layers, definition.description, args, span, definition.output
         )
 
 
-def _param(block: str, name: str, node: Located) -> Param:
+def _param(block: str, name: str, node: Located, known: list[str]) -> Param:
     """Read one param declaration (short or long form) and check a literal default."""
     owner = f"block '{block}'"
     if not is_identifier(name):
@@ -376,81 +317,11 @@ def _param(block: str, name: str, node: Located) -> Param:
         raise SchemaError(
             f"{owner}: '{name}' is reserved and cannot be a param",
             node.key_span(),
-            "'name' names the module; in_channels, in_height and in_width are the block's "
-            "input sizes, always in scope",
+            "'name' names the module; 'from', 'if' and 'functional' wire it; in_channels, "
+            "in_height and in_width are the block's input sizes, always in scope",
             code="NS212",
         )
-    param = _declaration(owner, name, node)
-    if not param.required and not _has_expression(param.default.plain()):
+    param = read_param(f"{owner}: param '{name}'", name, node, known)
+    if not param.required and not has_expression(param.default.plain()):
         param.check(param.default, Scope(), owner)
     return param
-
-
-def _declaration(owner: str, name: str, node: Located) -> Param:
-    """A param as declared: a type (``int``), a default (``1``) or ``{type, default, ...}``."""
-    raw = node.value
-    if isinstance(raw, str):
-        if raw not in PARAM_TYPES:
-            raise SchemaError(
-                f"{owner}: param '{name}' has type '{raw}', which is not a param type",
-                node.spanning(len(raw)),
-                did_you_mean(raw, PARAM_TYPES)
-                or "write int, float, bool or ints; for an expression default write "
-                f"'{name}: {{type: int, default: {raw}}}'",
-                code="NS212",
-            )
-        return Param(name, raw, _REQUIRED, None, None, None, node.key_span())
-    if isinstance(raw, dict):
-        spec = validate(ParamSpec, node, f"{owner}: param '{name}'")
-        assert isinstance(spec, ParamSpec)
-        given = spec.default is not None and spec.default.value is not None
-        if spec.type is None and not given:
-            raise SchemaError(
-                f"{owner}: param '{name}' needs a 'type' or a 'default'",
-                node.key_span(),
-                code="NS212",
-            )
-        kind = spec.type or _type_of_default(owner, name, spec.default)
-        default = spec.default if given else _REQUIRED
-        return Param(name, kind, default, spec.min, spec.max, spec.description, node.key_span())
-    if raw is None:
-        raise SchemaError(
-            f"{owner}: param '{name}' needs a type or a default",
-            node.key_span(),
-            f"write '{name}: int' (required) or '{name}: 1' (default 1)",
-            code="NS212",
-        )
-    kind = _type_of_default(owner, name, node)
-    return Param(name, kind, node, None, None, None, node.key_span())
-
-
-def _type_of_default(owner: str, name: str, default: Located) -> str:
-    """The type a default implies (``1`` is an int); expressions need a stated type."""
-    kind = _type_of(default.value)
-    if kind is None:
-        raise SchemaError(
-            f"{owner}: the default of param '{name}' must be a number, true/false or a "
-            f"list of integers, got {describe(default.plain())}",
-            default.span,
-            f"for an expression default write '{name}: {{type: int, default: ...}}'",
-            code="NS212",
-        )
-    return kind
-
-
-def _type_of(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int"
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, list):
-        return "ints"
-    return None
-
-
-def _has_expression(value: Any) -> bool:
-    if isinstance(value, list):
-        return any(isinstance(item, str) for item in value)
-    return isinstance(value, str)

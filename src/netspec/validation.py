@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import types
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, NamedTuple, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import Diagnostic, SchemaError, Span, did_you_mean
+from .errors import Diagnostic, ExpressionError, SchemaError, Span, did_you_mean
 from .expressions import NO_NAMES, ExpressionProblem, Scope
 from .schema import Expression, describe
 from .source import Located, Step
@@ -52,6 +52,8 @@ def validate(
     ``owner`` names the mapping in messages ("conv", "train"), so the user reads
     ``conv: 'out' must be ...``.
     """
+    if isinstance(node.value, dict):
+        _refuse_cut_values(node, owner)
     data, problems = _prepare_fields(model, node, scope)
     errors: list[Any] = []
     try:
@@ -91,6 +93,50 @@ def validate_value(
         raise SchemaError(message, where.span, code=_value_code(error["type"])) from None
 
 
+class ValueProblem(Exception):
+    """What is wrong with a plain value, in netspec's words ("must be an integer, got ...");
+    ``item`` is the index of the offending item of a list, if one is to blame; ``code`` is
+    NS203 (the wrong type) or NS204 (out of range)."""
+
+    def __init__(self, message: str, item: int | None = None, code: str = "NS203") -> None:
+        super().__init__(message)
+        self.message = message
+        self.item = item
+        self.code = code
+
+
+def validate_plain(adapter: TypeAdapter[Any], value: Any) -> Any:
+    """Validate a value written without expressions (a variant's, a ``--set`` one) with
+    ``adapter``; raise :class:`ValueProblem` in netspec's words."""
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False)[0]
+        item = (error.get("ctx") or {}).get("item")
+        raise ValueProblem(_value_message(error, None), item, _value_code(error["type"])) from None
+
+
+def evaluate_at(
+    node: Located, scope: Scope, owner: str, unavailable: Mapping[str, str] | None = None
+) -> Any:
+    """The value of the number or expression written at ``node`` (a spec param's default,
+    a size of the input); a bad expression is an :class:`ExpressionError` located in it.
+
+    ``unavailable`` are names that exist but cannot be used here, each with the hint that
+    says why (a param defined later): better than being told the name does not exist.
+    """
+    if not isinstance(node.value, str):
+        return node.value
+    try:
+        return scope.evaluate(node.value)
+    except ExpressionProblem as problem:
+        span = expression_span(node.span, problem.offset, problem.length)
+        hint = (unavailable or {}).get(problem.undefined or "", problem.hint)
+        raise ExpressionError(
+            f"{owner}: {problem.message}", span, hint, code=problem.code
+        ) from None
+
+
 def expression_span(span: Span, offset: int, length: int) -> Span:
     """The span of the part of an expression at ``span`` that a problem is about.
 
@@ -99,6 +145,79 @@ def expression_span(span: Span, offset: int, length: int) -> Span:
     """
     quoted = span.source.line(span.line)[span.col - 1 : span.col] in ("'", '"')
     return Span(span.source, span.line, span.col + offset + int(quoted), length)
+
+
+# ------------------------------------------------------------------- flow-style cuts
+
+
+def _refuse_cut_values(node: Located, owner: str) -> None:
+    """Report an expression that YAML cut at a comma inside ``{...}`` or ``[...]``.
+
+    ``{out: make_divisible(32 * width, 8), kernel: 3}`` is valid YAML that means
+    ``out: 'make_divisible(32 * width'`` and a key ``'8)'``: no YAML error, and the real
+    mistake would show only as an unknown key. A plain value of a flow collection that
+    leaves a bracket open right before a comma is that cut.
+    """
+    for key, child in node.value.items():
+        if isinstance(child.value, str) and not node.flow:
+            continue  # a block-style value runs to the end of its line, commas and all
+        for field, value in _flow_values(key, child):
+            opener = _unclosed(value.value)
+            if opener is not None and _before_comma(value):
+                raise SchemaError(
+                    f"{owner}: '{field}' is cut short at a comma: '{value.value}' has an "
+                    f"unclosed '{opener}'",
+                    value.spanning(len(value.value)),
+                    _cut_hint(value, key if value is child else None),
+                    code="NS227",
+                )
+
+
+def _flow_values(key: str, node: Located) -> list[tuple[str, Located]]:
+    """The plain strings at ``node`` and in the flow lists below it, with their field."""
+    if isinstance(node.value, str):
+        return [(key, node)]
+    if isinstance(node.value, list) and node.flow:
+        return [found for item in node.value for found in _flow_values(key, item)]
+    return []
+
+
+def _unclosed(text: str) -> str | None:
+    """The first bracket ``(`` or ``[`` that ``text`` leaves open, if any."""
+    if "(" not in text and "[" not in text:
+        return None
+    stack: list[str] = []
+    for char in text:
+        if char in "([":
+            stack.append(char)
+        elif char in ")]" and stack:
+            stack.pop()
+    return stack[0] if stack else None
+
+
+def _before_comma(node: Located) -> bool:
+    """Whether the value is written unquoted and YAML's comma follows it."""
+    line = node.source.line(node.line)
+    start = node.col - 1
+    if line[start : start + 1] in ("'", '"'):
+        return False
+    return line[start + len(node.value) :].lstrip().startswith(",")
+
+
+def _cut_hint(node: Located, key: str | None) -> str:
+    """How to write the expression: quoted, as the line has it up to its closing bracket."""
+    line = node.source.line(node.line)
+    start, depth = node.col - 1, 0
+    for end in range(start, len(line)):
+        depth += (line[end] in "([") - (line[end] in ")]")
+        if depth == 0 and line[end] in ")]":
+            whole = f'"{line[start : end + 1]}"'
+            break
+    else:
+        whole = "the whole expression"
+    where = "{...}" if key is not None else "[...]"
+    example = f"{key}: {whole}" if key is not None else whole
+    return f"inside {where} YAML splits values at commas; quote the expression: {example}"
 
 
 # ------------------------------------------------------------------------- expressions
@@ -239,17 +358,31 @@ def _evaluate(
 ) -> Any:
     """Evaluate the expressions of one marked string or list (see :class:`Expression`)."""
     value = node.value
+    if marker.holds == "list":
+        return _table(node, scope, loc, out)
     if isinstance(value, list):
         if marker.holds == "numbers":
             return [_one(item, scope, loc, out) for item in value]
         return node.plain()
+    if marker.holds == "str":
+        named = scope.get(value)
+        return named if isinstance(named, str) else value
     if marker.holds == "bool":
-        try:
-            result = scope.evaluate(value)
-        except ExpressionProblem:
-            return value
-        return result if isinstance(result, bool) else value
+        if value.isidentifier() and value not in scope:
+            return value  # a lone unknown word ('yes'): the validator says what is expected
+        return _one(node, scope, loc, out)
     return value if value in marker.words else _one(node, scope, loc, out)
+
+
+def _table(node: Located, scope: Scope, loc: Loc, out: list[_Problem], item: bool = False) -> Any:
+    """A list value: one expression, or items that are expressions except bare words that
+    are not names in scope (``relu`` in a table row is the word 'relu')."""
+    value = node.value
+    if isinstance(value, list):
+        return [_table(child, scope, loc, out, item=True) for child in value]
+    if item and isinstance(value, str) and value.isidentifier() and value not in scope:
+        return value
+    return _one(node, scope, loc, out)
 
 
 def _one(node: Located, scope: Scope, loc: Loc, out: list[_Problem]) -> Any:
@@ -335,7 +468,7 @@ _OUT_OF_RANGE = frozenset(
 
 def _value_code(kind: str) -> str:
     """The code of a value that does not fit: the error's own when a netspec validator named
-    one as its type (``PydanticCustomError("NS218", ...)``), else NS204 for a value out of
+    one as its type (``PydanticCustomError("NS232", ...)``), else NS204 for a value out of
     its range and NS203 for any other."""
     if len(kind) == 5 and kind.startswith("NS") and kind[2:].isdigit():
         return kind
@@ -349,7 +482,7 @@ def _written(node: Located, error: Any) -> Located:
     return child or node
 
 
-def _value_message(error: Any, written: Located) -> str:
+def _value_message(error: Any, written: Located | None) -> str:
     """What is wrong with a value, in netspec's words ("must be an integer, got ...")."""
     kind = error["type"]
     ctx = error.get("ctx") or {}
@@ -361,7 +494,8 @@ def _value_message(error: Any, written: Located) -> str:
     message = error["msg"]
     if not kind.startswith("netspec_"):
         return message[:1].lower() + message[1:]
-    if ctx.get("fraction") and isinstance(written.value, str) and "/" in written.value:
+    text = written.value if written is not None else None
+    if ctx.get("fraction") and isinstance(text, str) and "/" in text:
         # Only an expression can divide; a literal 1.5 needs no advice about '//'.
         message += " (use // for integer division)"
     return message
@@ -375,6 +509,26 @@ _PYDANTIC_PLAIN = {
     "int_parsing": "an integer",
     "float_type": "a number",
     "float_parsing": "a number",
+    "finite_number": "a finite number",
     "bool_type": "true or false",
     "bool_parsing": "true or false",
 }
+
+
+def first_problem(exc: ValidationError) -> str:
+    """pydantic's first error about a file netspec reads (a checkpoint, run.json, artifact
+    metadata), in netspec's words: ``'rng' is missing``, ``'epoch': input should be ...``."""
+    error = exc.errors()[0]
+    # pydantic names the member of a union it tried (``tuple[constrained-int, ...]``,
+    # ``constrained-int``): a type, not a place in the file, so it is left out.
+    parts = [str(p) for p in error["loc"] if not _is_union_member(p)]
+    where = ".".join(parts) or "the file"
+    if error["type"] == "missing":
+        return f"'{where}' is missing"
+    message = str(error["ctx"]["error"]) if error["type"] == "value_error" else str(error["msg"])
+    return f"'{where}': {message[:1].lower()}{message[1:]}"
+
+
+def _is_union_member(part: object) -> bool:
+    """Whether a part of a pydantic error location names a union's member type."""
+    return isinstance(part, str) and ("[" in part or part.startswith("constrained-"))

@@ -14,6 +14,7 @@ re-initialised, and a table says which is which).
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -26,7 +27,10 @@ from torch import nn
 
 from .atomic import atomic_write_bytes
 from .errors import BuildError
+from .files import open_regular
+from .limits import ENV, human_bytes, memory_limit
 from .patterns import Rename
+from .schema import WeightsKeys
 
 #: The metadata ``format`` of the safetensors files netspec writes.
 SAFETENSORS_FORMAT = "netspec.weights"
@@ -48,18 +52,26 @@ def read_weights_file(path: str | os.PathLike[str]) -> Any:
 
     ``weights_only=True``: a weights file is data and must never run code when loaded. A
     safetensors file gives ``{"model": tensors, **its metadata}``, the shape of a netspec
-    checkpoint's weights.
+    checkpoint's weights. Only a regular file is read (:mod:`netspec.files`), and only one
+    that fits the memory limit (:mod:`netspec.limits`): loading materialises every tensor
+    it holds.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise BuildError(f"weights file not found: {path}")
-    if is_safetensors(p):
-        return _read_safetensors(p)
-    try:
-        return torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refuses code, a truncated zip, not a torch file...
-        reason = str(exc).strip() or type(exc).__name__
-        raise BuildError(f"cannot read weights from {path}: {reason}".splitlines()[0]) from None
+    with open_regular(path, "weights file", BuildError) as (stream, size):
+        if size == 0:
+            raise BuildError(f"cannot read weights from {path}: the file is empty (0 bytes)")
+        limit = memory_limit()
+        if size > limit:
+            raise BuildError(
+                f"cannot read weights from {path}: the file holds {human_bytes(size)}, more "
+                f"than the memory limit of {human_bytes(limit)} (set {ENV} to raise it)"
+            )
+        if is_safetensors(path):
+            return _read_safetensors(Path(path))
+        try:
+            return torch.load(stream, map_location="cpu", weights_only=True)
+        except Exception as exc:  # unpickling refuses code, a truncated zip, not a torch file...
+            reason = str(exc).strip() or type(exc).__name__
+            raise BuildError(f"cannot read weights from {path}: {reason}".splitlines()[0]) from None
 
 
 def _read_safetensors(path: Path) -> dict[str, Any]:
@@ -130,14 +142,20 @@ def read_state_dict(
     return data
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> dict[str, Any]:
+def load_weights(
+    model: nn.Module, path: str | os.PathLike[str], keys: WeightsKeys | None = None
+) -> dict[str, Any]:
     """Load weights with ``strict=True``; report every missing, extra or misshapen key.
 
-    Returns what the file says about the weights besides the weights (empty for a plain
-    state_dict; format, epoch... for a training checkpoint).
+    ``keys`` (the spec's ``weights:`` section) renames and drops the file's keys first, so
+    that torchvision's own files load as they are. Returns what the file says about the
+    weights besides the weights (empty for a plain state_dict; format, epoch... for a
+    training checkpoint).
     """
     info: dict[str, Any] = {}
     state = read_state_dict(path, info)
+    if keys is not None:
+        state = {new: state[old] for old, new in keys.apply(list(state)).items()}
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
@@ -148,7 +166,8 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> dict[str, An
     ]
     problems = []
     if missing:
-        problems.append("missing " + ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else ""))
+        shown = [_with_suggestion(key, unexpected) for key in missing[:5]]
+        problems.append("missing " + ", ".join(shown) + (" ..." if len(missing) > 5 else ""))
     if unexpected:
         problems.append(
             "unexpected " + ", ".join(unexpected[:5]) + (" ..." if len(unexpected) > 5 else "")
@@ -156,9 +175,24 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str]) -> dict[str, An
     if misshapen:
         problems.append("shape mismatch for " + ", ".join(misshapen[:5]))
     if problems:
-        raise BuildError(f"weights in {path} do not fit this spec: " + "; ".join(problems))
+        raise BuildError(
+            f"weights in {path} do not fit this spec: " + "; ".join(problems),
+            hint=_KEYS_HINT if missing and unexpected else None,
+        )
     model.load_state_dict(state, strict=True)
     return info
+
+
+_KEYS_HINT = (
+    "when the file names its tensors differently, the spec can say how to read it: "
+    "weights: {rename: {OLD: NEW}, ignore: [PREFIX]}"
+)
+
+
+def _with_suggestion(key: str, candidates: list[str]) -> str:
+    """``a.norm1.weight (the file has a.norm.1.weight)`` when a file key is close."""
+    close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.8)
+    return f"{key} (the file has {close[0]})" if close else key
 
 
 @dataclass

@@ -29,35 +29,57 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Diagnostic, SchemaError, Span
-from ..ir import BuildChild, Inferred, Node, ShapeContext
+from ..ir import (
+    CHANNELS_FIRST,
+    CHANNELS_LAST,
+    FLAT,
+    PERMUTED,
+    BuildChild,
+    Inferred,
+    Input,
+    Node,
+    ShapeContext,
+)
 from ..schema import (
     FloatField,
+    FloatsField,
     IntField,
     LayerArgs,
     LayerList,
     NonNegativeInt,
+    NumberPair,
+    OutputName,
     Padding2,
     PaddingOrSame,
     PositiveInt,
     Probability,
     Size2,
     StrictBool,
+    WordField,
 )
 from ..shapes import Shape, Window, conv_out, format_shape, numel, pool_out
 from ..source import Located
 from .registry import kind
 
 __all__ = [
+    "CHANNELS_FIRST",
+    "CHANNELS_LAST",
+    "FLAT",
+    "PERMUTED",
     "BuildChild",
     "Diagnostic",
     "FloatField",
+    "FloatsField",
     "Inferred",
+    "Input",
     "IntField",
     "LayerArgs",
     "LayerList",
     "Located",
     "Node",
     "NonNegativeInt",
+    "NumberPair",
+    "OutputName",
     "Padding2",
     "PaddingOrSame",
     "PositiveInt",
@@ -69,12 +91,16 @@ __all__ = [
     "Span",
     "StrictBool",
     "Window",
-    "build_sequential",
+    "WordField",
+    "build_list",
     "conv_out",
     "format_shape",
+    "input_notes",
+    "input_phrase",
     "kind",
     "numel",
     "pool_out",
+    "require_channels_first",
     "require_image",
     "require_positive",
     "require_stated",
@@ -90,8 +116,39 @@ def require_image(ctx: ShapeContext, shape: Shape) -> tuple[int, int, int]:
             hint="image layers must come before 'flatten'",
             code="NS403",
         )
+    require_channels_first(ctx, shape)
     c, h, w = shape
     return c, h, w
+
+
+def require_channels_first(ctx: ShapeContext, shape: Shape) -> None:
+    """Image kinds read channels at dimension 1: refuse a permuted (channels-last) input."""
+    if ctx.layout == CHANNELS_LAST:
+        what = f"the channels-last {format_shape(shape)}"
+    elif ctx.layout == PERMUTED:
+        what = f"the permuted {format_shape(shape)}"
+    else:
+        return
+    ctx.fail(
+        f"needs a channels-first (C, H, W) input but gets {what} {ctx.came_from()}",
+        hint="permute back first: permute: {dims: [0, 3, 1, 2]}",
+        code="NS407",
+    )
+
+
+def input_phrase(value: Input) -> str:
+    """How a merge's message names one of its inputs: "input 'b' (line 5)"."""
+    if value.label == "input":
+        return f"the list's input (line {value.span.line})"
+    return f"input '{value.label}' (line {value.span.line})"
+
+
+def input_notes(*values: Input) -> list[tuple[str, Span | None]]:
+    """Notes that point at where each of ``values`` is made."""
+    return [
+        ("the list's input is here" if v.label == "input" else f"'{v.label}' is here", v.span)
+        for v in values
+    ]
 
 
 def require_stated(
@@ -120,10 +177,30 @@ def require_positive(ctx: ShapeContext, shape: Shape, out_hw: tuple[int, int], w
         )
 
 
-def build_sequential(node: Node, build_child: BuildChild) -> Any:
-    """An ``nn.Sequential`` of the node's children, under their names (index or explicit)."""
+def build_list(node: Node, build_child: BuildChild) -> Any:
+    """The module of a layer list: an ``nn.Sequential`` of the node's children (under their
+    names) when they run one after another, else a :class:`netspec.modules.Dataflow` that
+    runs them as the spec wires them. Functional children are steps of the Dataflow, not
+    modules; one with parameters (``scale``) keeps them on the Dataflow under its name."""
     from collections import OrderedDict
 
     from torch import nn
 
-    return nn.Sequential(OrderedDict((c.name, build_child(c)) for c in node.children))
+    from ..modules import Dataflow, Step
+
+    if node.is_chain:
+        return nn.Sequential(OrderedDict((c.name, build_child(c)) for c in node.children))
+    modules: list[tuple[str, Any]] = []
+    parameters: list[tuple[str, Any]] = []
+    steps: list[Step] = []
+    for child in node.children:
+        if child.module:
+            modules.append((child.name, build_child(child)))
+            steps.append(Step(child.name, child.inputs))
+            continue
+        assert child.block is not None and child.block.apply is not None, child.kind
+        if child.params:
+            parameters.append((child.name, child.block.build(child, build_child)))
+        steps.append(Step(child.name, child.inputs, child.kind, child.block.apply, child.args))
+    output = node.output if node.output is not None else len(node.children)
+    return Dataflow(modules, steps, output, node.in_shape, parameters)

@@ -16,6 +16,7 @@ from .api import (
     Shape,
     ShapeContext,
     kind,
+    require_channels_first,
     require_stated,
 )
 
@@ -34,6 +35,7 @@ class BatchNorm(LayerArgs):
     )
 
     def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
+        require_channels_first(ctx, shape)
         require_stated(ctx, self.features, shape[0], "channels", shape)
         return Inferred(shape, params=2 * shape[0], macs=0)
 

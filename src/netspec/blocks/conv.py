@@ -34,7 +34,9 @@ class Conv(LayerArgs):
     kernel: Size2 = Field(description="kernel size: k or [kh, kw]", examples=[3])
     stride: Size2 = Field((1, 1), description="stride: s or [sh, sw]")
     padding: PaddingOrSame = Field(
-        (0, 0), description="zero padding: p, [ph, pw], or 'same' (stride 1 only)"
+        (0, 0),
+        description="zero padding: p, [ph, pw], 'same' (stride 1 only: the output keeps the "
+        "input's size) or 'auto' ((kernel - 1) // 2 * dilation, at any stride)",
     )
     dilation: Size2 = Field((1, 1), description="kernel dilation")
     groups: PositiveInt = Field(1, description="grouped convolution: in and out must divide")
@@ -47,9 +49,11 @@ class Conv(LayerArgs):
     )
 
     def explicit_padding(self) -> tuple[int, int]:
-        """Explicit padding, resolving 'same' for odd kernels (stride 1)."""
+        """Explicit padding, resolving 'same' for odd kernels (stride 1) and 'auto'."""
         if self.padding == "same":
             return tuple(self.dilation[i] * (self.kernel[i] - 1) // 2 for i in range(2))  # type: ignore[return-value]
+        if self.padding == "auto":
+            return tuple((self.kernel[i] - 1) // 2 * self.dilation[i] for i in range(2))  # type: ignore[return-value]
         return self.padding
 
     def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:

@@ -11,7 +11,7 @@ from .api import BuildChild, Inferred, LayerArgs, Node, Probability, Shape, Shap
 
 @kind("dropout", example="dropout: {p: 0.5}")
 class Dropout(LayerArgs):
-    """Dropout with probability ``p`` (0.5 by default, as the seed uses)."""
+    """Dropout with probability ``p`` (0.5 by default, as the seed uses); any input shape."""
 
     p: Probability = Field(0.5, description="probability of zeroing an element")
 
@@ -23,3 +23,9 @@ class Dropout(LayerArgs):
         from torch import nn
 
         return nn.Dropout(node.args.p)
+
+    @staticmethod
+    def apply(inputs: list[Any], args: Any, owner: Any) -> Any:
+        from torch.nn import functional
+
+        return functional.dropout(inputs[0], args.p, owner.training)

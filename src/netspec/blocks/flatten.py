@@ -21,3 +21,9 @@ class Flatten(LayerArgs):
         from torch import nn
 
         return nn.Flatten()
+
+    @staticmethod
+    def apply(inputs: list[Any], args: Any, owner: Any) -> Any:
+        import torch
+
+        return torch.flatten(inputs[0], 1)

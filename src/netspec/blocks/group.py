@@ -1,10 +1,15 @@
-"""``group`` — a named or unnamed ``nn.Sequential`` of layers, to mirror a module tree."""
+"""``group`` — a named or unnamed submodule of layers, to mirror a module tree.
+
+Its layers are a list like the spec's own: run one after another they build an
+``nn.Sequential``; wired with ``from`` or holding functional layers, a ``Dataflow``.
+``output`` names the layer whose value the group gives (default: the last).
+"""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from .api import Inferred, LayerArgs, LayerList, Shape, ShapeContext, build_sequential, kind
+from .api import Inferred, LayerArgs, LayerList, OutputName, Shape, ShapeContext, build_list, kind
 
 
 @kind("group", example="group: {name: fc, layers: [flatten, linear: {out: 10}]}")
@@ -16,8 +21,13 @@ class Group(LayerArgs):
         min_length=1,
         examples=[["flatten", {"linear": {"out": 10}}]],
     )
+    output: OutputName = Field(
+        None,
+        description="the layer whose value is the group's output (default: the last)",
+        examples=["relu"],
+    )
 
     def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
-        return Inferred.of(ctx.sequence(self.layers, shape))
+        return ctx.dataflow(self.layers, shape, output=self.output)
 
-    build = staticmethod(build_sequential)
+    build = staticmethod(build_list)

@@ -24,3 +24,7 @@ class Identity(LayerArgs):
         from torch import nn
 
         return nn.Identity()
+
+    @staticmethod
+    def apply(inputs: list[Any], args: Any, owner: Any) -> Any:
+        return inputs[0]

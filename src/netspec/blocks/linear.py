@@ -1,4 +1,8 @@
-"""``linear`` — a fully connected layer (``nn.Linear``); in-features are inferred."""
+"""``linear`` — a fully connected layer (``nn.Linear``); in-features are inferred.
+
+It takes flat features (F,), or a channels-last image (H, W, C) after a ``permute``, where
+it acts on C at every position (ConvNeXt's pointwise Linear layers).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Any
 from pydantic import Field
 
 from .api import (
+    CHANNELS_LAST,
     BuildChild,
     Inferred,
     LayerArgs,
@@ -17,6 +22,7 @@ from .api import (
     StrictBool,
     format_shape,
     kind,
+    numel,
     require_stated,
 )
 
@@ -35,19 +41,24 @@ class Linear(LayerArgs):
     )
 
     def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
-        if len(shape) != 1:
+        if len(shape) != 1 and ctx.layout != CHANNELS_LAST:
             ctx.fail(
                 f"needs a flat input but gets {format_shape(shape)} {ctx.came_from()}",
                 hint="add '- flatten' before this layer",
                 code="NS403",
             )
-        (features,) = shape
+        # Flat (F,), or channels-last (H, W, C): it acts on the last dimension at each
+        # position, as ConvNeXt's Linear layers do after a permute.
+        features = shape[-1]
         require_stated(ctx, self.in_features, features, "input features", shape)
         params = features * self.out + (self.out if self.bias else 0)
-        return Inferred((self.out,), params=params, macs=features * self.out)
+        positions = numel(shape) // features
+        return Inferred(
+            (*shape[:-1], self.out), params=params, macs=positions * features * self.out
+        )
 
     @staticmethod
     def build(node: Node, build_child: BuildChild) -> Any:
         from torch import nn
 
-        return nn.Linear(node.in_shape[0], node.args.out, bias=node.args.bias)
+        return nn.Linear(node.in_shape[-1], node.args.out, bias=node.args.bias)

@@ -1,4 +1,8 @@
-"""``concat`` and ``add`` — parallel branches from one input, merged into one output.
+"""``concat`` and ``add`` — merge several values into one: branches, or earlier layers.
+
+Two forms. With ``from: [a, b, ...]`` (the dataflow form) they merge earlier layers of
+the same list, as ``torch.cat([a, b], 1)`` and ``a + b`` do in a hand-written forward, and
+make no module. With ``branches`` they run layer lists on one shared input:
 
 ``concat`` joins the branch outputs along the channel axis (Inception, DenseNet); ``add``
 sums them (ResNet's residual connection). A branch is a list of layers; an empty branch is
@@ -14,11 +18,12 @@ exactly the module names of a hand-written block such as the seed's ``Inception`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
 from pydantic import Field
 
 from .api import (
+    CHANNELS_LAST,
     BuildChild,
     Diagnostic,
     Inferred,
@@ -32,6 +37,8 @@ from .api import (
     Span,
     conv_out,
     format_shape,
+    input_notes,
+    input_phrase,
     kind,
 )
 
@@ -43,10 +50,14 @@ class _Merge:
     """
 
     if TYPE_CHECKING:
-        branches: list[list[Located]]
+        branches: list[list[Located]] | None
+
+    many_inputs: ClassVar[bool] = True
 
     def infer(self, shape: Shape, ctx: ShapeContext) -> Inferred:
         mode = "add" if isinstance(self, Add) else "concat"
+        if self.branches is None:
+            return _merge_inputs(self, ctx, mode)
         branches: list[list[Node]] = [
             ctx.sequence(layers, shape, names=f"{index}_") if layers else []
             for index, layers in enumerate(self.branches)
@@ -82,13 +93,21 @@ class _Merge:
 
 @kind("concat", example="concat: {branches: [[conv: {out: 64, kernel: 1}], []]}")
 class Concat(_Merge, LayerArgs):
-    """Run every branch on the same input; concatenate their outputs on channels."""
+    """Concatenate on channels: earlier layers (from: [a, b]), or branches on one input."""
 
-    branches: list[LayerList] = Field(
+    branches: list[LayerList] | None = Field(
+        None,
         min_length=2,
-        description="the branches, each a list of layers ([] passes the input through)",
+        description="the branches, each a list of layers ([] passes the input through); "
+        "or name earlier layers in 'from' instead",
         examples=[[[{"conv": {"out": 64, "kernel": 1}}], []]],
     )
+
+    @staticmethod
+    def apply(inputs: list[Any], args: Any, owner: Any) -> Any:
+        import torch
+
+        return torch.cat(inputs, 1)
 
 
 @kind(
@@ -96,11 +115,13 @@ class Concat(_Merge, LayerArgs):
     example="add: {projection: conv, branches: [[conv: {out: 64, kernel: 3, padding: 1}], []]}",
 )
 class Add(_Merge, LayerArgs):
-    """Run every branch on the same input; add their outputs (a residual connection)."""
+    """Sum (a residual connection): earlier layers (from: [a, b]), or branches on one input."""
 
-    branches: list[LayerList] = Field(
+    branches: list[LayerList] | None = Field(
+        None,
         min_length=2,
-        description="the branches, each a list of layers ([] passes the input through)",
+        description="the branches, each a list of layers ([] passes the input through); "
+        "or name earlier layers in 'from' instead",
         examples=[[[{"conv": {"out": 64, "kernel": 3, "padding": 1}}], []]],
     )
     projection: Literal["none", "conv", "conv_bn"] = Field(
@@ -109,6 +130,66 @@ class Add(_Merge, LayerArgs):
         "1x1 conv without bias and a batch norm (conv_bn), with the stride that fits",
         examples=["conv"],
     )
+
+    @staticmethod
+    def apply(inputs: list[Any], args: Any, owner: Any) -> Any:
+        total = inputs[0]
+        for value in inputs[1:]:
+            total = total + value
+        return total
+
+
+def _merge_inputs(args: _Merge, ctx: ShapeContext, mode: str) -> Inferred:
+    """The dataflow form: the values ``from`` names, checked alike and merged."""
+    inputs = ctx.inputs
+    if len(inputs) < 2:
+        ctx.fail(
+            f"{mode} needs 'branches', or two or more inputs in 'from'",
+            hint=f"e.g. {mode}: {{from: [conv2, input]}}",
+            code="NS405",
+        )
+    if isinstance(args, Add) and args.projection != "none":
+        ctx.fail(
+            "'projection' works only with 'branches'",
+            field="projection",
+            hint="with 'from', write the 1x1 conv as a layer (a group such as ResNet's "
+            "'downsample')",
+            code="NS405",
+        )
+    first = inputs[0]
+    for index, value in enumerate(inputs):
+        if value.layout == CHANNELS_LAST and mode == "concat":
+            ctx.fail(
+                f"joins channels of channels-first inputs, but {input_phrase(value)} is "
+                f"channels-last {format_shape(value.shape)}",
+                at=ctx.where("from", index),
+                hint="permute back first: permute: {dims: [0, 3, 1, 2]}",
+                code="NS407",
+            )
+        if mode == "add":
+            fits = value.shape == first.shape
+            need = "add needs equal shapes"
+            hint = (
+                "give both the same stride, or give one a 1x1 conv with the stride that fits "
+                "(ResNet's 'downsample')"
+            )
+        else:
+            fits = len(value.shape) == len(first.shape) and value.shape[1:] == first.shape[1:]
+            need = "concat joins channels, so height and width must match"
+            hint = "pad or stride the inputs alike so that their feature maps have the same size"
+        if not fits:
+            ctx.fail(
+                f"{input_phrase(value)} gives {format_shape(value.shape)} but "
+                f"{input_phrase(first)} gives {format_shape(first.shape)}; {need}",
+                at=ctx.where("from", index),
+                hint=hint,
+                notes=input_notes(value, first),
+                code="NS404",
+            )
+    if mode == "add":
+        return Inferred(first.shape)
+    channels = sum(value.shape[0] for value in inputs)
+    return Inferred((channels, *first.shape[1:]))
 
 
 def _project(

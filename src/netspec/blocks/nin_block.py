@@ -11,7 +11,7 @@ from .api import (
     PositiveInt,
     Shape,
     ShapeContext,
-    build_sequential,
+    build_list,
     kind,
 )
 
@@ -34,4 +34,4 @@ class NinBlock(LayerArgs):
         layers = [first, relu, one_by_one, relu, one_by_one, relu]
         return Inferred.of(ctx.sequence(layers, shape))
 
-    build = staticmethod(build_sequential)
+    build = staticmethod(build_list)

@@ -69,6 +69,12 @@ class MaxPool(Pool):
 
         return nn.MaxPool2d(*node.args.torch_arguments(), ceil_mode=node.args.ceil_mode)
 
+    @staticmethod
+    def apply(inputs: list[Any], args: Any, owner: Any) -> Any:
+        from torch.nn import functional
+
+        return functional.max_pool2d(inputs[0], *args.torch_arguments(), ceil_mode=args.ceil_mode)
+
 
 @kind("avgpool", example="avgpool: {kernel: 2}")
 class AvgPool(Pool):
@@ -79,3 +85,9 @@ class AvgPool(Pool):
         from torch import nn
 
         return nn.AvgPool2d(*node.args.torch_arguments(), ceil_mode=node.args.ceil_mode)
+
+    @staticmethod
+    def apply(inputs: list[Any], args: Any, owner: Any) -> Any:
+        from torch.nn import functional
+
+        return functional.avg_pool2d(inputs[0], *args.torch_arguments(), ceil_mode=args.ceil_mode)

@@ -11,7 +11,7 @@ from .api import (
     PositiveInt,
     Shape,
     ShapeContext,
-    build_sequential,
+    build_list,
     kind,
 )
 
@@ -28,4 +28,4 @@ class VggBlock(LayerArgs):
         layers = [conv, ctx.layer("relu")] * self.convs + [ctx.layer("maxpool", kernel=2, stride=2)]
         return Inferred.of(ctx.sequence(layers, shape))
 
-    build = staticmethod(build_sequential)
+    build = staticmethod(build_list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import UsageError
-from ..expressions import ExpressionProblem, Number, parse_literal
+from ..params import CommandLine
 from ..spec import Spec, compile_spec
 
 
@@ -35,27 +35,32 @@ def add_spec_arguments(
         metavar="NAME=VALUE",
         action="append",
         default=[],
-        help="override a param of the spec, e.g. --set ratio=8 (repeatable)",
+        help="override a param of the spec, e.g. --set ratio=8, --set block=basic, "
+        "--set 'depths=[3,4,23,3]' or --set depths=3,4,23,3 (repeatable)",
+    )
+    parser.add_argument(
+        "--variant",
+        metavar="NAME",
+        help="the member of a family spec to use (its 'variants:'; --set applies on top)",
     )
 
 
-def parse_overrides(items: list[str]) -> dict[str, Number]:
-    """``["ratio=8"]`` → ``{"ratio": 8}``; malformed items are command-line misuse."""
-    values: dict[str, Number] = {}
+def parse_overrides(items: list[str]) -> dict[str, CommandLine]:
+    """``["ratio=8"]`` → ``{"ratio": CommandLine("8")}``; malformed items are misuse.
+
+    Each value is read once its param's type is known (a word, a list, a number).
+    """
+    values: dict[str, CommandLine] = {}
     for item in items:
         name, sep, text = item.partition("=")
         name = name.strip()
         if not sep or not name or not text.strip():
             raise UsageError(f"--set expects NAME=VALUE, got '{item}'", code="NS902")
-        try:
-            values[name] = parse_literal(text)
-        except ExpressionProblem as problem:
-            raise UsageError(
-                f"--set {name}: value '{text}' is not a number ({problem.message})", code="NS902"
-            ) from None
+        values[name] = CommandLine(text)
     return values
 
 
 def load_spec(args: argparse.Namespace, path: str | None = None) -> Spec:
-    """Compile the command's SPEC (or ``path``, one of several) with its ``--set`` overrides."""
-    return compile_spec(str(path or args.spec), parse_overrides(args.overrides))
+    """Compile the command's SPEC (or ``path``, one of several) with its ``--variant`` and
+    ``--set`` overrides."""
+    return compile_spec(str(path or args.spec), parse_overrides(args.overrides), args.variant)

@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "brew install graphviz, conda install graphviz); DOT and Mermaid are written as "
         "text and need no Graphviz. The format comes from the output's suffix (.svg .png "
         ".pdf .dot .gv .mmd) unless --format says otherwise; without -o, pictures go to "
-        "NAME.svg (NAME being the spec's name) and text to stdout.",
+        "NAME.svg (NAME being the spec's name made a plain file name) and text to stdout.",
         epilog="examples:\n  netspec graph specs/resnet18.yaml -o resnet18.svg\n"
         "  netspec graph specs/googlenet.yaml --depth 2 -o googlenet.png\n"
         "  netspec graph specs/densenet.yaml --format mermaid > densenet.mmd",
@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..atomic import atomic_write_text, check_target, default_output
     from ..graph import RENDERED, SUFFIXES, network_graph, render, to_dot, to_mermaid
 
     out = Path(args.output) if args.output else None
@@ -57,16 +58,19 @@ def run(args: argparse.Namespace) -> int:
     if args.depth is not None and args.depth < 0:
         raise UsageError(f"--depth must be 0 or more, got {args.depth}")
     spec = load_spec(args)
+    inputs = [(name, "a spec file") for name in spec.files]
+    if fmt in RENDERED:
+        out = out or default_output(spec.name, f".{fmt}")
+    if out is not None:
+        check_target(out, inputs)
     graph = network_graph(spec, args.depth)
     text = to_mermaid(graph) if fmt == "mermaid" else to_dot(graph)
-    if fmt in RENDERED:
-        out = out or Path(f"{spec.name}.{fmt}")
-        render(text, out, fmt)
-        print(f"wrote {out}")
-    elif out is None:
+    if out is None:
         print(text, end="")
+        return 0
+    if fmt in RENDERED:
+        render(text, out, fmt, inputs)
     else:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-        print(f"wrote {out}")
+        atomic_write_text(out, text, inputs)
+    print(f"wrote {out}")
     return 0

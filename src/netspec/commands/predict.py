@@ -39,6 +39,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="torch.compile a .pt2 program before running it (pays off on many inputs)",
     )
+    parser.add_argument(
+        "--trust-artifact",
+        action="store_true",
+        help="open ARTIFACT even if opening it can run code from it: pickled data, native "
+        "libraries (an AOTInductor --compile package), Python source, operators that touch "
+        "files. Refused by default, since an artifact may come from anyone; give this only "
+        "for files whose origin you trust",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON for machines")
     parser.set_defaults(func=run)
 
@@ -54,7 +62,9 @@ def run(args: argparse.Namespace) -> int:
     from ..artifacts import load_artifact
     from ..predict import predict, read_inputs
 
-    artifact = load_artifact(args.artifact, args.device, compile=args.compile)
+    artifact = load_artifact(
+        args.artifact, args.device, compile=args.compile, trust=args.trust_artifact
+    )
     if args.compile and artifact.format != "export":
         print(
             f"note: --compile applies to .pt2 programs; this {artifact.format} artifact "

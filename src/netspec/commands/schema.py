@@ -38,9 +38,10 @@ def run(args: argparse.Namespace) -> int:
 
     text = schema_text()
     if args.output:
+        from ..atomic import atomic_write_text
+
         out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
+        atomic_write_text(out, text)
         print(f"wrote {out}")
     else:
         print(text, end="")

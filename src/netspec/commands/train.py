@@ -119,6 +119,12 @@ def register(subparsers: Any) -> None:
     where = parser.add_argument_group("run")
     where.add_argument("--out", help="run directory to create (default: runs/<spec>-<time>)")
     where.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    where.add_argument(
+        "--force",
+        action="store_true",
+        help="use --out even when it holds another run (started over) or files that are not "
+        "a run (the run's files are written among them)",
+    )
     where.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda[:N]")
     where.add_argument(
         "--channels-last",
@@ -163,11 +169,16 @@ def run(args: argparse.Namespace) -> int:
                 f"{flags} cannot change when resuming: a resumed run keeps its recorded recipe "
                 f"(only --epochs may raise the total); start a new run instead"
             )
-        if args.overrides:
-            raise TrainUsageError("--set cannot change when resuming: the run keeps its params")
+        if args.overrides or args.variant:
+            flag = "--set" if args.overrides else "--variant"
+            raise TrainUsageError(f"{flag} cannot change when resuming: the run keeps its params")
         if args.out is not None:
             raise TrainUsageError(
                 "--out and --resume exclude each other: a resumed run stays in RUN_DIR"
+            )
+        if args.force:
+            raise TrainUsageError(
+                "--force and --resume exclude each other: a resumed run continues its own files"
             )
         if args.init_from is not None:
             raise TrainUsageError(
@@ -175,12 +186,14 @@ def run(args: argparse.Namespace) -> int:
                 "its own checkpoint"
             )
         run_info = read_run_info(args.resume)
-        compiled = compile_spec(args.spec or str(run_info.spec_path), run_info.params)
+        compiled = compile_spec(
+            args.spec or str(run_info.spec_path), run_info.params, run_info.info.get("variant")
+        )
         base_recipe: Any = TrainRecipe.model_validate(run_info.recipe)
     else:
         if args.spec is None:
             raise TrainUsageError("give a SPEC file to train, or --resume RUN_DIR")
-        compiled = compile_spec(args.spec, parse_overrides(args.overrides))
+        compiled = compile_spec(args.spec, parse_overrides(args.overrides), args.variant)
         base_recipe = compiled.train
     try:
         recipe = with_overrides(base_recipe, **overrides)
@@ -197,6 +210,8 @@ def run(args: argparse.Namespace) -> int:
         channels_last=args.channels_last,
         compile=args.compile,
         progress=args.progress,
+        download=args.download,
+        force=args.force,
         init_from=args.init_from,
         init_map=args.init_map,
     )

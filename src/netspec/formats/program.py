@@ -8,6 +8,11 @@ With ``--compile`` the program is compiled ahead of time by AOTInductor into a p
 holding a shared library for this machine's CPU (or GPU), weights frozen in: it loads
 without Python-side compilation and runs only where it was built. Its metadata says
 ``compiled``, and the same ``.pt2`` reader recognises it.
+
+bf16 and fp16 programs hold lowered weights and cast their input inside
+(:func:`netspec.lowprecision.half_precision`). There is no int8 ``.pt2``: PT2E quantization
+lives in torchao, not torch 2.14, and its programs are fast only under ``torch.compile``
+(AOTInductor compiles them to fp32 convolutions) — see docs/deployment.md.
 """
 
 from __future__ import annotations
@@ -17,14 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ArtifactError, ExportError
 from .base import (
-    BATCH_DIM,
-    MAX_BATCH,
     ArtifactFile,
     Format,
     OpenOptions,
     Recognised,
     Runner,
     WriteOptions,
+    dynamic_dims,
     module_runner,
     read_zip_metadata,
 )
@@ -33,17 +37,23 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
+    from ..spatial import SizeRange
 
-def export_program(module: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
-    """Export ``module`` (eval mode) with every dimension fixed except the batch.
+
+def export_program(
+    module: nn.Module, example: torch.Tensor, sizes: SizeRange | None = None
+) -> torch.export.ExportedProgram:
+    """Export ``module`` (eval mode) with every dimension fixed except the batch (and the
+    height and width within ``sizes``, when given).
 
     ``example`` needs a batch of at least 2: torch.export specialises dimensions of size 1.
     """
     import torch
 
-    batch = torch.export.Dim(BATCH_DIM, min=1, max=MAX_BATCH)
     try:
-        return torch.export.export(module.eval(), (example,), dynamic_shapes=({0: batch},))
+        return torch.export.export(
+            module.eval(), (example,), dynamic_shapes=(dynamic_dims(example, sizes),)
+        )
     except Exception as exc:  # torch.export raises many types; any means "cannot export"
         raise ExportError(f"torch.export cannot export this model: {exc}".splitlines()[0]) from None
 
@@ -59,12 +69,16 @@ def write(
     import torch
 
     if options.compile:
-        _write_compiled(module, example, path, files)
+        _write_compiled(module, example, path, files, options)
         return
+    if options.precision != "fp32":
+        from ..lowprecision import half_precision
+
+        module = half_precision(module, options.precision)
     # Weights are stored in the standard layout — torch.export's archive writer expects
     # it — and the loader applies the memory format the plan chose.
     module.to(memory_format=torch.contiguous_format)
-    program = export_program(module, example)
+    program = export_program(module, example, options.sizes)
     # A file object, not a name: torch.export warns about names that do not end in .pt2,
     # and atomic writes go through a temporary name.
     with open(path, "wb") as stream:
@@ -72,7 +86,11 @@ def write(
 
 
 def _write_compiled(
-    module: nn.Module, example: torch.Tensor, path: Path, files: dict[str, str]
+    module: nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    files: dict[str, str],
+    options: WriteOptions,
 ) -> None:
     """Compile the exported program with AOTInductor; add ``files`` to the package's
     ``extra/`` folder, where ``.pt2`` programs keep them too."""
@@ -82,7 +100,7 @@ def _write_compiled(
 
     import torch
 
-    program = export_program(module, example)
+    program = export_program(module, example, options.sizes)
     with tempfile.TemporaryDirectory() as folder:
         package = Path(folder) / "model.pt2"
         try:
@@ -109,17 +127,38 @@ def read(file: ArtifactFile) -> Recognised | None:
 
 
 def open_artifact(
-    path: Path, device: torch.device, meta: dict[str, Any], options: OpenOptions
+    file: ArtifactFile, device: torch.device, meta: dict[str, Any], options: OpenOptions
 ) -> Runner:
+    """The program (or, trusted, the compiled package) as a runner on ``device``.
+
+    Untrusted, the archive's bytes are checked (:func:`netspec.formats.safety.check_program`)
+    and those same bytes are loaded by ``load_pt2``, the loader under ``torch.export.load``
+    without its legacy fallback; a compiled package is refused (it is native code).
+    """
+    from .safety import check_program, refuse  # lazily: `netspec check` imports the table
+
     if meta.get("compiled"):
-        return _open_compiled(path, device, meta)
+        if not options.trust:
+            raise refuse(
+                file.path, "it is an AOTInductor-compiled package: opening it loads native code"
+            )
+        return _open_compiled(file.path, device, meta)
     import torch
 
     try:
-        with open(path, "rb") as stream:  # a stream: the name may not end in .pt2
-            program = torch.export.load(stream)
+        if options.trust:
+            program = torch.export.load(file.stream())
+        else:
+            check_program(file.data, file.path)
+            from torch.export.pt2_archive._package import load_pt2
+
+            program = load_pt2(file.stream()).exported_programs["model"]
+    except ArtifactError:
+        raise
     except Exception as exc:
-        raise ArtifactError(f"cannot load .pt2 artifact {path}: {exc}".splitlines()[0]) from None
+        raise ArtifactError(
+            f"cannot load .pt2 artifact {file.path}: {exc}".splitlines()[0]
+        ) from None
     if device.type != "cpu":
         from torch.export.passes import move_to_device_pass
 
@@ -163,4 +202,5 @@ FORMAT = Format(
     read=read,
     open=open_artifact,
     compiler="AOTInductor",
+    precisions=("fp32", "bf16", "fp16"),
 )

@@ -102,6 +102,8 @@ class RunOptions:
     compile: bool = False
     progress: bool | None = None
     download: bool = True
+    #: ``--force``: use ``out`` even when it holds another run or files that are not a run.
+    force: bool = False
     command: list[str] = field(default_factory=lambda: list(sys.argv))
     #: The dataset, fully resolved (``--data`` and friends over the recipe's ``data:``).
     data: DataOptions | None = None
@@ -247,6 +249,8 @@ def _run(
 ) -> RunResult:
     _check_flags(recipe, options, dist, device)
     image_size = image_size_for(spec, recipe)
+    if options.resume is not None:
+        rundir.read_run_info(options.resume).require_spec(spec.source_text, spec.path)
     preprocessing = preprocessing_of(spec)
     data = _load_data(options.data_options(recipe), preprocessing, dist)
     check_data(spec, data)
@@ -496,7 +500,8 @@ def evaluate_weights(
     test = open_dataset(options, "test", preprocessing)
     check_data(spec, TrainData(test, test))
     model = spec.build(seed=0)
-    load_weights(model, weights)
+    # How the file's keys are read (the spec's 'weights:'); a stand-in spec may lack it.
+    load_weights(model, weights, getattr(spec, "weights", None))
     check_output(model, image_size, spec.name, channels=spec.input_shape[0],
                  classes=len(test.classes), dataset=test.name)  # fmt: skip
     model.to(torch_device)
@@ -588,7 +593,7 @@ def _restore(
         optimizer.load_state_dict(checkpoint["optimizer"])
         if scaler is not None and checkpoint.get("scaler"):
             scaler.load_state_dict(checkpoint["scaler"])
-    except (RuntimeError, ValueError, KeyError) as exc:
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         first_line = str(exc).strip().splitlines()[0]
         raise TrainingError(
             f"{run_dir / rundir.LAST_CHECKPOINT}: does not fit the network of "
@@ -626,11 +631,12 @@ def _prepare_run_dir(
             run_dir, (run_dir / rundir.SPEC_FILE).read_text(encoding="utf-8"), info
         )
         return run_dir
-    run_dir = rundir.new_run_dir(spec.name, options.out)
+    run_dir = rundir.new_run_dir(spec.name, options.out, force=options.force)
     info = {
         "spec": spec.name,
         "spec_path": str(spec.path) if spec.path else None,
         "params": dict(spec.params),
+        **({"variant": spec.variant} if getattr(spec, "variant", None) else {}),
         "input_shape": list(spec.input_shape),
         "recipe": recipe_record(recipe),
         "image_size": list(context.image_size),
