@@ -30,6 +30,14 @@ Side = Annotated[StrictInt, Field(ge=1, le=MAX_SIDE)]
 Features = Annotated[StrictInt, Field(ge=1, le=MAX_FEATURES)]
 Word = Annotated[PlainText, Field(max_length=200)]
 FiniteFloat = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
+#: Most items of a list param (``depths: [3, 4, 23, 3]``) an artifact may record.
+MAX_PARAM_ITEMS = 1000
+#: One value of a spec param as the compiled spec recorded it: a number, true/false, a word
+#: (``block: basic``), a list of those (``depths``, a ``size`` pair) or a list of such lists
+#: (MobileNet's ``settings`` rows) — what params v2 holds.
+ParamScalar = StrictBool | StrictInt | float | Word
+ParamRow = ParamScalar | Annotated[list[ParamScalar], Field(max_length=MAX_PARAM_ITEMS)]
+ParamValue = ParamScalar | Annotated[list[ParamRow], Field(max_length=MAX_PARAM_ITEMS)]
 PositiveFloat = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
 
 
@@ -78,7 +86,7 @@ class ArtifactMeta(BaseModel):
     name: Word
     input_shape: list[Features] = Field(min_length=1, max_length=3)
     output_shape: list[Features] = Field(default_factory=list, max_length=3)
-    params: dict[Word, StrictInt | float] = Field(default_factory=dict)
+    params: dict[Word, ParamValue] = Field(default_factory=dict)
     preprocessing: PreprocessingMeta | None = None
     classes: list[Word] | None = Field(None, max_length=MAX_CLASSES)
     optimization: OptimizationMeta | None = None
