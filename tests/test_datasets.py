@@ -320,3 +320,18 @@ def test_folder_class_names_travel_from_training_to_predict(
     report = capsys.readouterr().out.splitlines()
     assert report[0].startswith("test acc ") and report[0].endswith("/8)")  # 2 per class
     assert [line.split()[0] for line in report[2:]] == list(CLASS_FOLDERS[:4])
+
+
+def test_decoding_workers_end_quietly_under_the_clis_signal_handlers(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The CLI turns SIGTERM into an exception (netspec.atomic.signals_interrupt); forked
+    decoding workers must not inherit that, or the pool's own SIGTERM at its end prints a
+    traceback per worker."""
+    from netspec.atomic import signals_interrupt
+    from netspec.datasets import _parallel_map
+
+    with signals_interrupt():
+        results = list(_parallel_map(abs, list(range(-600, 0)), workers=2))
+    assert results == list(range(600, 0, -1))
+    assert "Traceback" not in capfd.readouterr().err

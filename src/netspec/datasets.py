@@ -42,6 +42,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -434,8 +435,14 @@ def _parallel_map(
 
 
 def _quiet_worker() -> None:
-    """Decoding workers use one thread each: there are several of them."""
+    """Decoding workers use one thread each (there are several of them), and die quietly
+    when their pool ends them: a forked worker inherits the CLI's SIGTERM/SIGHUP handler
+    (``atomic.signals_interrupt``), which would turn the pool's SIGTERM into a traceback.
+    The parent cleans up; workers write nothing."""
     torch.set_num_threads(1)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
 def _quiet_loader_worker(worker_id: int) -> None:
