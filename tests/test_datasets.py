@@ -29,6 +29,7 @@ from netspec.cli import main
 from netspec.data import IDX_FILES, Batches, write_idx
 from netspec.data_options import DataOptions
 from netspec.datasets import open_dataset
+from netspec.errors import NetspecError
 from netspec.preprocessing import Preprocessing
 from train_support import synthetic_images, write_fashion_mnist
 
@@ -232,28 +233,35 @@ def pickle_dump(path: Path, value: object) -> None:
     path.write_bytes(pickle.dumps(value, protocol=2))
 
 
-BAD_DATA = [
-    "empty class folder",
-    "non-image with an image name",
-    "truncated image",
-    "idx labels out of range",
-    "cifar label out of range",
-    "cifar truncated",
-    "cifar payload",
-    "1-channel data for an RGB spec",
-]
+#: Each case and the code of its error (docs/errors.md).
+BAD_DATA = {
+    "empty class folder": "NS711",
+    "non-image with an image name": "NS712",
+    "truncated image": "NS712",
+    "idx labels out of range": "NS715",
+    "cifar label out of range": "NS715",
+    "cifar truncated": "NS714",
+    "cifar payload": "NS713",
+    "1-channel data for an RGB spec": "NS716",
+}
 
 
 @pytest.mark.parametrize("case", BAD_DATA)
 def test_bad_data_is_one_line_exit_1_and_no_run_directory(
-    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec_and_data, message = _bad_data(tmp_path, case)
+    rendered: list[str | None] = []  # the code of each error rendered, the CLI's last
+    render = NetspecError.render
+    monkeypatch.setattr(
+        NetspecError, "render", lambda self, *a: rendered.append(self.code) or render(self, *a)
+    )
     out = tmp_path / "run"
     status = main(["train", *spec_and_data, "--out", str(out), "--epochs", "1", "--device",
                    "cpu", "--no-download"])  # fmt: skip
     err = capsys.readouterr().err
     assert status == 1, err
+    assert rendered[-1] == BAD_DATA[case]
     assert err.startswith("error: ") and err.count("\n") == 1 and message in err, err
     assert not out.exists()
     assert not (tmp_path / "payload-ran").exists()
@@ -312,3 +320,18 @@ def test_folder_class_names_travel_from_training_to_predict(
     report = capsys.readouterr().out.splitlines()
     assert report[0].startswith("test acc ") and report[0].endswith("/8)")  # 2 per class
     assert [line.split()[0] for line in report[2:]] == list(CLASS_FOLDERS[:4])
+
+
+def test_decoding_workers_end_quietly_under_the_clis_signal_handlers(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The CLI turns SIGTERM into an exception (netspec.atomic.signals_interrupt); forked
+    decoding workers must not inherit that, or the pool's own SIGTERM at its end prints a
+    traceback per worker."""
+    from netspec.atomic import signals_interrupt
+    from netspec.datasets import _parallel_map
+
+    with signals_interrupt():
+        results = list(_parallel_map(abs, list(range(-600, 0)), workers=2))
+    assert results == list(range(600, 0, -1))
+    assert "Traceback" not in capfd.readouterr().err

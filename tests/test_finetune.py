@@ -145,6 +145,31 @@ def test_init_map_renames_and_the_table_counts_unused_tensors(tmp_path: Path) ->
         load_matching(Net(), tmp_path / "x.pt")
 
 
+def test_a_torchvision_weights_file_loads_into_a_network_with_a_new_head(tmp_path: Path) -> None:
+    """A file as torchvision publishes its weights (``torch.save`` of a ResNet-18's
+    state_dict, 1000 classes) into a network with torchvision's module names and 3
+    classes: everything but the head loads, the table says so, and the loaded tensors are
+    the file's. (Weights made here, never downloaded.)"""
+    from torchvision.models import resnet18
+
+    torch.manual_seed(0)
+    published = tmp_path / "resnet18-f37072fd.pth"
+    torch.save(resnet18(num_classes=1000).state_dict(), published)
+    network = resnet18(num_classes=3)
+    report = load_matching(network, published)
+    assert report.table().splitlines() == [
+        f"--init-from {published}: 120 of the network's 122 tensors loaded, 2 re-initialised, "
+        f"0 in the file unused",
+        "  loaded           120  conv1.weight, bn1.weight, bn1.bias, bn1.running_mean, "
+        "bn1.running_var, bn1.num_batches_tracked, ... and 114 more",
+        "  re-initialised     2  fc.weight (file (1000, 512), network (3, 512)), "
+        "fc.bias (file (1000,), network (3,))",
+        "  unused in file     0",
+    ]
+    original = torch.load(published, weights_only=True)
+    assert all(torch.equal(network.state_dict()[name], original[name]) for name in report.loaded)
+
+
 def test_safetensors_round_trip_with_metadata(tmp_path: Path) -> None:
     state = Net().state_dict()
     path = tmp_path / "w.safetensors"

@@ -3,7 +3,7 @@
 It is torchvision's ``ImageClassification`` transform written in the spec. These tests
 check the language (expressions over params, the checks against the input), the
 artifact metadata (old artifacts still read), training's batches and ``predict`` — which
-must prepare an image exactly as ``torchvision.transforms.v2`` does.
+must prepare an image exactly as a torchvision weights' ``transforms()`` does.
 """
 
 from __future__ import annotations
@@ -110,35 +110,41 @@ def test_metadata_round_trip_and_old_artifacts_read() -> None:
     assert Preprocessing.from_metadata(old, (1, 28, 28)) == Preprocessing.for_input((1, 28, 28))
 
 
-def _v2_pipeline(image: torch.Tensor) -> torch.Tensor:
-    from torchvision.transforms import v2
-
-    return v2.Compose([
-        v2.Resize(256, antialias=True),
-        v2.CenterCrop(224),
-        v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
-    ])(image)  # fmt: skip
+WEIGHTS_TRANSFORMS = {256: "ResNet18_Weights.IMAGENET1K_V1", 232: "ResNet50_Weights.IMAGENET1K_V2"}
 
 
-def test_predict_prepares_an_image_as_torchvision_does(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+def _weights_transforms(short: int) -> torch.nn.Module:
+    """The ``transforms()`` of torchvision weights whose recipe resizes to ``short`` (no
+    download: the transform is a description, not the weights)."""
+    from torchvision import models
+
+    family, member = WEIGHTS_TRANSFORMS[short].split(".")
+    return getattr(models, family)[member].transforms()
+
+
+@pytest.mark.parametrize("short", sorted(WEIGHTS_TRANSFORMS))
+def test_predict_prepares_an_image_as_the_weights_transforms_do(
+    short: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """An RGB PNG through a spec with ImageNet's preprocessing: exactly the
-    ``torchvision.transforms.v2`` pipeline; within one grey level of
-    ``ResNet18_Weights.IMAGENET1K_V1.transforms()``, which resizes through float and rounds."""
-    from torchvision.models import ResNet18_Weights
+    """An RGB PNG through a spec with ImageNet's preprocessing (resize 256 or 232, centre
+    crop 224, bilinear, antialiased, mean/std) becomes exactly the tensor that torchvision's
+    ``ResNet18_Weights.IMAGENET1K_V1.transforms()`` (or ``ResNet50_Weights.IMAGENET1K_V2``'s)
+    makes of the decoded uint8 image, and predict's probabilities are the model's on that tensor."""
+    from torchvision.transforms.functional import pil_to_tensor
 
     from netspec.artifacts import load_artifact
     from netspec.export import export_model
     from netspec.predict import Sample, preprocess, read_inputs
 
-    pixels = np.random.default_rng(0).integers(0, 256, (300, 417, 3), dtype=np.uint8)
+    pixels = np.random.default_rng(short).integers(0, 256, (300, 417, 3), dtype=np.uint8)
     picture = tmp_path / "photo.png"
     Image.fromarray(pixels).save(picture)
-    as_tensor = torch.from_numpy(pixels).permute(2, 0, 1).contiguous()
+    with Image.open(picture) as opened:
+        decoded = pil_to_tensor(opened)  # the PNG's pixels, as torchvision decodes them
+    assert torch.equal(decoded, torch.from_numpy(pixels).permute(2, 0, 1))
+    reference = _weights_transforms(short)(decoded)
 
-    spec = netspec.load(IMAGENET)
+    spec = netspec.load(IMAGENET, params={"short": short})
     model = spec.build(seed=0).eval()
     artifact_path = tmp_path / "tiny.ts.pt"
     export_model(model, spec, artifact_path)
@@ -146,17 +152,15 @@ def test_predict_prepares_an_image_as_torchvision_does(
 
     (sample,) = read_inputs([str(picture)])
     prepared = preprocess(sample, artifact.meta)
-    assert torch.equal(prepared, _v2_pipeline(as_tensor))
-    reference = ResNet18_Weights.IMAGENET1K_V1.transforms()(as_tensor)
-    assert (prepared - reference).abs().max() <= 1 / 255 / 0.224 + 1e-6
+    assert prepared.shape == (3, 224, 224) and torch.equal(prepared, reference)
 
     assert main(["predict", str(artifact_path), str(picture), "--json", "--top", "3"]) == 0
     top = json.loads(capsys.readouterr().out)["predictions"][0]["top"]
     with torch.no_grad():
-        expected = torch.softmax(model(_v2_pipeline(as_tensor)[None]), dim=1)[0]
+        expected = torch.softmax(model(reference[None]), dim=1)[0]
     for row in top:
         assert row["class"] == spec.classes[row["index"]]
-        assert row["probability"] == pytest.approx(float(expected[row["index"]]), abs=1e-5)
+        assert row["probability"] == pytest.approx(float(expected[row["index"]]), abs=1e-6)
     assert preprocess(Sample("x", None, pixels[:, :200]), artifact.meta).shape == (3, 224, 224)
 
 
@@ -167,11 +171,8 @@ def test_training_batches_are_normalised_by_the_spec() -> None:
                       preprocessing=spec.preprocessing, device=torch.device("cpu"),
                       shuffle=False)  # fmt: skip
     ((batch, _),) = list(batches)
-    from torchvision.transforms import v2
+    from torchvision.transforms._presets import ImageClassification  # what transforms() is
 
-    expected = v2.Compose([
-        v2.Resize(36, antialias=True), v2.CenterCrop(32), v2.ToDtype(torch.float32, scale=True),
-        v2.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
-    ])(images)  # fmt: skip
+    expected = torch.stack([ImageClassification(crop_size=32, resize_size=36)(i) for i in images])
     assert torch.equal(batch, expected)
     assert torch.equal(to_float_images(images, spec.preprocessing), expected)

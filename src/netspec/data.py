@@ -216,7 +216,9 @@ def load_fashion_mnist(
             )
         count = len(kind.classes)
         if len(labels) and not (int(labels.min()) >= 0 and int(labels.max()) < count):
-            raise DataError(f"{files[f'{split}_labels']}: labels must lie in 0..{count - 1}")
+            raise DataError(
+                f"{files[f'{split}_labels']}: labels must lie in 0..{count - 1}", code="NS715"
+            )
     return FashionMNIST(
         train_images=arrays["train_images"],
         train_labels=arrays["train_labels"].long(),
@@ -246,9 +248,10 @@ def to_float_images(
     torchvision's ``Resize(size)`` + ``ToTensor()`` per image — bilinear with half-pixel
     centres (``align_corners=False``); antialiasing only matters, and is only used, when
     shrinking. A :class:`Preprocessing` with a ``crop`` (a spec's ``preprocess:``) is
-    torchvision's ``ImageClassification``, computed by ``torchvision.transforms.v2``'s
-    functions on the whole batch: resize the uint8 images, centre crop, ``/ 255``,
-    normalise.
+    torchvision's ``ImageClassification`` — what ``ResNet18_Weights.IMAGENET1K_V1.transforms()``
+    returns — computed by the functions it calls, on the whole batch: resize the uint8
+    images, centre crop, ``/ 255``, normalise. The result equals that transform applied to
+    each uint8 image (``torchvision.io.decode_image``'s tensors), bit for bit.
     """
     if not isinstance(preprocessing, Preprocessing):
         preprocessing = Preprocessing(resize=(preprocessing[0], preprocessing[1]))
@@ -278,18 +281,18 @@ def scale_pixels(batch: torch.Tensor, preprocessing: Preprocessing) -> torch.Ten
 
 
 def to_unit_range(batch: torch.Tensor) -> torch.Tensor:
-    """uint8 pixels as float32 in 0..1, as ``v2.ToDtype(torch.float32, scale=True)`` computes
-    (times 1/255; ``ToTensor`` divides by 255 instead, which can differ in the last bit)."""
-    from torchvision.transforms.v2 import functional as TF
+    """uint8 pixels as float32 in 0..1, as ``ImageClassification`` computes them
+    (``convert_image_dtype``: divided by 255)."""
+    from torchvision.transforms import functional as TF
 
-    return TF.to_dtype(batch, torch.float32, scale=True)
+    return TF.convert_image_dtype(batch, torch.float32)
 
 
 def normalize(images: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
     """Subtract the mean and divide by the standard deviation, per channel (if stated)."""
     if preprocessing.mean is None or preprocessing.std is None:
         return images
-    from torchvision.transforms.v2 import functional as TF
+    from torchvision.transforms import functional as TF
 
     return TF.normalize(images, mean=list(preprocessing.mean), std=list(preprocessing.std))
 
@@ -297,12 +300,14 @@ def normalize(images: torch.Tensor, preprocessing: Preprocessing) -> torch.Tenso
 def resize_and_crop(batch: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
     """The geometric part of a ``preprocess:`` section on uint8 (N, C, H, W) images.
 
-    ``torchvision.transforms.v2.functional.resize`` (an int resizes the shorter side) then
-    ``center_crop``: the functions torchvision's own transforms call, so a batch prepared
-    here equals ``v2.Compose([Resize, CenterCrop, ...])`` applied image by image.
+    ``resize`` (an int resizes the shorter side) then ``center_crop`` of
+    ``torchvision.transforms.functional``: the functions ``ImageClassification`` (a
+    pretrained weights' ``transforms()``) calls, so a batch prepared here equals that
+    transform applied image by image. (Those resize uint8 tensors through float32 and round;
+    ``transforms.v2``'s resize works on uint8 directly and can differ by one grey level.)
     """
-    from torchvision.transforms.v2 import InterpolationMode
-    from torchvision.transforms.v2 import functional as TF
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as TF
 
     assert preprocessing.crop is not None and preprocessing.resize is not None
     resize = preprocessing.resize
@@ -324,10 +329,10 @@ def resize_to_stored(image: torch.Tensor, preprocessing: Preprocessing) -> torch
     tensor: a pair resize is applied as it is; a shorter-side resize to ``s`` is followed
     by the ``s × s`` centre crop (the evaluation crop lies inside it). Without a
     ``preprocess:`` section, images are resized to the input's size (as ``predict`` does,
-    antialiased). torchvision.transforms.v2's functions, as in evaluation.
+    antialiased). The functions of :func:`resize_and_crop`, as in evaluation.
     """
-    from torchvision.transforms.v2 import InterpolationMode
-    from torchvision.transforms.v2 import functional as TF
+    from torchvision.transforms import InterpolationMode
+    from torchvision.transforms import functional as TF
 
     stored = preprocessing.stored_size
     assert stored is not None

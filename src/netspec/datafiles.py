@@ -240,7 +240,7 @@ def _open_checked(path: str | os.PathLike[str]) -> Any:
     try:
         image = Image.open(path)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise NotAnImageError(f"{path}: not an image (PNG, JPEG, ...)") from None
+        raise NotAnImageError(f"{path}: not an image (PNG, JPEG, ...)", code="NS712") from None
     finally:
         Image.MAX_IMAGE_PIXELS = pillow_limit
     if image.width * image.height > MAX_IMAGE_PIXELS:
@@ -248,7 +248,8 @@ def _open_checked(path: str | os.PathLike[str]) -> Any:
         raise DataError(
             f"{path}: has {image.width}x{image.height} pixels, more than the limit of "
             f"{MAX_IMAGE_PIXELS:,} pixels (a decompression bomb, or an image too large to "
-            f"classify)"
+            f"classify)",
+            code="NS712",
         )
     return image
 
@@ -271,7 +272,9 @@ def read_image(path: str | os.PathLike[str], mode: str | None = None) -> np.ndar
             image.load()
         except (OSError, SyntaxError, ValueError, zlib.error) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise DataError(f"{path}: truncated or corrupt image ({reason})") from None
+            raise DataError(
+                f"{path}: truncated or corrupt image ({reason})", code="NS712"
+            ) from None
         if mode is None and image.mode not in ("L", "RGB"):
             mode = "RGB" if image.mode in ("RGBA", "P", "PA", "CMYK", "YCbCr", "LAB") else "L"
         if mode is not None and image.mode != mode:
@@ -354,13 +357,16 @@ def load_data_pickle(path: str | os.PathLike[str], limit: int | None = None) -> 
     except _RefusedGlobal as exc:
         raise DataError(
             f"{path}: refused: the file asks to run {exc} — a CIFAR batch holds only "
-            f"arrays, lists and names, so this is not one (never unpickle it elsewhere)"
+            f"arrays, lists and names, so this is not one (never unpickle it elsewhere)",
+            code="NS713",
         ) from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError) as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path}: truncated or corrupt pickle ({reason})") from None
+        raise DataError(f"{path}: truncated or corrupt pickle ({reason})", code="NS714") from None
     except MemoryError:
-        raise DataError(f"{path}: corrupt pickle (asks for more memory than exists)") from None
+        raise DataError(
+            f"{path}: corrupt pickle (asks for more memory than exists)", code="NS714"
+        ) from None
 
 
 def _plain_keys(value: Any) -> Any:
@@ -377,20 +383,26 @@ def read_cifar_batch(path: str | os.PathLike[str], label_key: str) -> tuple[np.n
     """
     batch = _plain_keys(load_data_pickle(path))
     if not isinstance(batch, dict) or "data" not in batch or label_key not in batch:
-        raise DataError(f"{path}: not a CIFAR batch (no 'data' and '{label_key}' entries)")
+        raise DataError(
+            f"{path}: not a CIFAR batch (no 'data' and '{label_key}' entries)", code="NS714"
+        )
     data, labels = batch["data"], batch[label_key]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
-        raise DataError(f"{path}: a CIFAR batch's 'data' must be a uint8 array (N, 3072)")
+        raise DataError(
+            f"{path}: a CIFAR batch's 'data' must be a uint8 array (N, 3072)", code="NS714"
+        )
     if data.shape[1] != 3 * 32 * 32:
-        raise DataError(f"{path}: CIFAR rows hold 3072 pixels, this one {data.shape[1]}")
+        raise DataError(
+            f"{path}: CIFAR rows hold 3072 pixels, this one {data.shape[1]}", code="NS714"
+        )
     if isinstance(labels, np.ndarray):
         labels = labels.tolist()
     if not isinstance(labels, list) or not all(
         isinstance(x, int) and not isinstance(x, bool) for x in labels
     ):
-        raise DataError(f"{path}: '{label_key}' must be a list of integers")
+        raise DataError(f"{path}: '{label_key}' must be a list of integers", code="NS714")
     if len(labels) != len(data):
-        raise DataError(f"{path}: {len(data)} images but {len(labels)} labels")
+        raise DataError(f"{path}: {len(data)} images but {len(labels)} labels", code="NS714")
     return data.reshape(-1, 3, 32, 32), labels
 
 
@@ -400,7 +412,7 @@ def read_cifar_names(path: str | os.PathLike[str], key: str) -> list[str]:
     meta = _plain_keys(load_data_pickle(path))
     names = meta.get(key) if isinstance(meta, dict) else None
     if not isinstance(names, list) or not all(isinstance(n, str | bytes) for n in names):
-        raise DataError(f"{path}: no list of class names under '{key}'")
+        raise DataError(f"{path}: no list of class names under '{key}'", code="NS714")
     return [n.decode("latin1") if isinstance(n, bytes) else n for n in names]
 
 

@@ -42,6 +42,7 @@ import json
 import math
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -72,7 +73,7 @@ CACHE_DIR_ENV = "NETSPEC_CACHE_DIR"
 """Environment variable naming the folder of decoded-image caches."""
 DEFAULT_CACHE_DIR = Path("~/.cache/netspec")
 #: Bumped whenever decoding changes, so caches written by older code are not reused.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 #: Names of the evaluation folder beside ``train/``, in order of preference.
 _EVAL_FOLDERS = ("val", "test", "valid", "validation")
 #: Below this many images a folder is decoded in this process: workers cost more to start.
@@ -211,7 +212,8 @@ def _cifar_dataset(options: DataOptions, split: str, kind: str) -> Dataset:
         if bad is not None:
             raise DataError(
                 f"{folder / name}: label {bad} is out of range: labels must lie in "
-                f"0..{len(classes) - 1} ({len(classes)} classes in {layout['meta'][0]})"
+                f"0..{len(classes) - 1} ({len(classes)} classes in {layout['meta'][0]})",
+                code="NS715",
             )
         arrays.append(images)
         labels.extend(batch_labels)
@@ -274,7 +276,8 @@ def _folder_dataset(options: DataOptions, split: str, preprocessing: Preprocessi
         if eval_folder is None:
             raise DataError(
                 f"{root}: has train/ but no val/ (or test/) beside it; add one, or put the "
-                f"class folders directly in {root} to split them by data.val_fraction"
+                f"class folders directly in {root} to split them by data.val_fraction",
+                code="NS711",
             )
         scan = _scan(train_folder)
         if split == "test":
@@ -304,14 +307,16 @@ def _scan(folder: Path, classes: tuple[str, ...] | None = None) -> _Scan:
     if not found:
         raise DataError(
             f"{folder}: no class folders (expected {folder}/<class>/<image>.png, or "
-            f"train/<class>/... and val/<class>/...)"
+            f"train/<class>/... and val/<class>/...)",
+            code="NS711",
         )
     if classes is not None:
         unknown = sorted(set(found) - set(classes))
         if unknown:
             raise DataError(
                 f"{folder / unknown[0]}: not a class of the training folder (its classes: "
-                f"{', '.join(classes)})"
+                f"{', '.join(classes)})",
+                code="NS711",
             )
     names = classes or found
     samples: list[_Sample] = []
@@ -326,7 +331,8 @@ def _scan(folder: Path, classes: tuple[str, ...] | None = None) -> _Scan:
         if not images and name in found:
             raise DataError(
                 f"{class_folder}: an empty class folder (no .png, .jpg, ... images); add "
-                f"images or remove the folder"
+                f"images or remove the folder",
+                code="NS711",
             )
         relative = [(path, path.relative_to(class_folder).as_posix()) for path in images]
         samples += [_Sample(path, label, (rel, label)) for path, rel in relative]
@@ -429,8 +435,14 @@ def _parallel_map(
 
 
 def _quiet_worker() -> None:
-    """Decoding workers use one thread each: there are several of them."""
+    """Decoding workers use one thread each (there are several of them), and die quietly
+    when their pool ends them: a forked worker inherits the CLI's SIGTERM/SIGHUP handler
+    (``atomic.signals_interrupt``), which would turn the pool's SIGTERM into a traceback.
+    The parent cleans up; workers write nothing."""
     torch.set_num_threads(1)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
 
 
 def _quiet_loader_worker(worker_id: int) -> None:

@@ -163,7 +163,8 @@ def check_data(spec: SpecLike, data: TrainData) -> None:
         if not len(dataset):
             raise DataError(
                 f"{dataset.source}: no {'training' if dataset.split == 'train' else 'evaluation'}"
-                f" images"
+                f" images",
+                code="NS711",
             )
         if dataset.channels is not None and dataset.channels != channels:
             _, height, width = spec.input_shape
@@ -171,7 +172,8 @@ def check_data(spec: SpecLike, data: TrainData) -> None:
                 f"spec '{spec.name}' expects {channels}-channel images; {dataset.name} images "
                 f"have {dataset.channels}: change the spec's input to [{dataset.channels}, "
                 f"{height}, {width}], or train on {channels}-channel images (--data FOLDER "
-                f"converts a folder's images to the input's channels)"
+                f"converts a folder's images to the input's channels)",
+                code="NS716",
             )
 
 
