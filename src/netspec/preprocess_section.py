@@ -20,18 +20,19 @@ it into the torch-free :class:`~netspec.preprocessing.Preprocessing` that traini
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from .errors import SchemaError
 from .expressions import Scope
-from .preprocessing import COLOR_BY_CHANNELS, Preprocessing
+from .preprocessing import COLOR_BY_CHANNELS, INTERPOLATIONS, Preprocessing
 from .schema import (
     MAX_LIST,
     Expression,
     Size2,
     StrictBool,
+    WordField,
     _integer,
     _invalid,
     _item,
@@ -86,6 +87,9 @@ FloatsField = Annotated[
     ),
 ]
 
+#: A filter name, or a string param holding one (a family whose variants resize differently).
+InterpolationField = WordField(INTERPOLATIONS)
+
 
 class PreprocessSection(BaseModel):
     """How an image becomes the network's input (torchvision's ImageClassification transform)."""
@@ -104,8 +108,10 @@ class PreprocessSection(BaseModel):
         "H and W (the default)",
         examples=[224],
     )
-    interpolation: Literal["nearest", "bilinear", "bicubic"] = Field(
-        "bilinear", description="resampling filter of the resize"
+    interpolation: InterpolationField = Field(
+        "bilinear",
+        description="resampling filter of the resize, or a string param holding one "
+        "(a family whose variants differ)",
     )
     antialias: StrictBool = Field(True, description="low-pass filter when shrinking")
     mean: FloatsField | None = Field(
