@@ -272,3 +272,26 @@ def uses_its_residual(model: torch.nn.Module, name: str) -> bool:
     """Whether the block holding stochastic-depth module ``name`` uses it (has a residual)."""
     block = model.get_submodule(name.rsplit(".", 1)[0])
     return getattr(block, "use_res_connect", True)
+
+
+def weights_preprocessing(builder: str) -> dict[str, object]:
+    """What the DEFAULT weights' ``transforms()`` (torchvision's ImageClassification) does,
+    read from its attributes: enum metadata only, nothing downloaded."""
+    transform = models.get_model_weights(builder).DEFAULT.transforms()
+    (crop,), (resize,) = transform.crop_size, transform.resize_size
+    return {
+        "resize": resize,
+        "crop": (crop, crop),
+        "interpolation": transform.interpolation.value,
+        "antialias": transform.antialias,
+        "mean": tuple(transform.mean),
+        "std": tuple(transform.std),
+    }
+
+
+@pytest.mark.parametrize("builder", sorted(COVERED))
+def test_preprocess_equals_the_default_weights_transforms(builder: str) -> None:
+    prepared = load(builder).preprocessing  # compiled only: no network is built
+    got = {name: getattr(prepared, name) for name in weights_preprocessing(builder)}
+    assert got == weights_preprocessing(builder)
+    assert prepared.channels == 3 and prepared.scale == 1 / 255
