@@ -28,6 +28,7 @@ from .errors import SchemaError
 from .expressions import Scope
 from .preprocessing import COLOR_BY_CHANNELS, INTERPOLATIONS, Preprocessing
 from .schema import (
+    _EXPR_SCHEMA,
     MAX_LIST,
     Expression,
     Size2,
@@ -80,9 +81,14 @@ FloatsField = Annotated[
     BeforeValidator(_floats),
     WithJsonSchema(
         {
-            "type": "array",
-            "items": {"anyOf": [{"type": "number"}, {"type": "string"}]},
-            "minItems": 1,
+            "anyOf": [
+                {
+                    "type": "array",
+                    "items": {"anyOf": [{"type": "number"}, {"type": "string"}]},
+                    "minItems": 1,
+                },
+                _EXPR_SCHEMA,  # a list param: `mean: mean`
+            ]
         }
     ),
 ]
