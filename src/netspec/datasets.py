@@ -430,8 +430,32 @@ def _parallel_map(
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     chunk = max(1, math.ceil(len(items) / (workers * 8)))
-    with multiprocessing.get_context(method).Pool(workers, initializer=_quiet_worker) as pool:
+    # Workers start with SIGTERM/SIGHUP blocked, so that one ended before its initializer
+    # has reset the inherited handler (a short map) still dies quietly: the signal waits
+    # until _quiet_worker has put the default action back, then unblocks it.
+    blocked = _block_signals()
+    try:
+        pool = multiprocessing.get_context(method).Pool(workers, initializer=_quiet_worker)
+    finally:
+        _restore_signals(blocked)
+    with pool:
         yield from pool.imap(function, items, chunksize=chunk)
+
+
+#: The signals a decoding worker must not handle as the CLI does (where the platform has them).
+_WORKER_SIGNALS = {getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n)}
+
+
+def _block_signals() -> set[int] | None:
+    """Block :data:`_WORKER_SIGNALS` in this thread; the previous mask (None: no masks here)."""
+    if not hasattr(signal, "pthread_sigmask"):
+        return None
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _WORKER_SIGNALS)
+
+
+def _restore_signals(previous: set[int] | None) -> None:
+    if previous is not None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _quiet_worker() -> None:
@@ -440,9 +464,10 @@ def _quiet_worker() -> None:
     (``atomic.signals_interrupt``), which would turn the pool's SIGTERM into a traceback.
     The parent cleans up; workers write nothing."""
     torch.set_num_threads(1)
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    for number in _WORKER_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+    if hasattr(signal, "pthread_sigmask"):  # blocked while the pool forked (_parallel_map)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _WORKER_SIGNALS)
 
 
 def _quiet_loader_worker(worker_id: int) -> None:
