@@ -184,6 +184,32 @@ def test_valid_specs_give_an_empty_report(capsys) -> None:
     assert log["runs"][0]["results"] == []
 
 
+def test_a_network_over_the_memory_limit_is_a_warning_in_every_format(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Exit status 0 (the spec is valid), and a warning with the code of the refusal
+    ``netspec build`` would print (NS501), in text, JSON and SARIF alike."""
+    from formats_support import sarif_validator
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NETSPEC_MEMORY_LIMIT", "1K")
+    Path("good.yaml").write_text(GOOD.replace("layers: [relu]", "layers: [{linear: {out: 1000}}]"))
+    Path("bad.yaml").write_text(BAD)
+    words = "the parameters need 19.5 KiB (5,000 float32 values), more than the memory limit of 1.0 KiB; netspec build will refuse it"  # noqa: E501
+    status, out, err = run_check("good.yaml", "-q")
+    assert (status, out, err) == (0, "", f"good.yaml: warning: {words}\n")
+    status, out, _ = run_check("bad.yaml", "good.yaml", "--format", "json")
+    assert status == 1
+    report = [(d["severity"], d["code"], d["file"], d["message"]) for d in json.loads(out)]
+    bias = "linear: 'bias' must be true or false, got the string 'maybe'"
+    expected = [("error", "NS203", "bad.yaml", bias), ("warning", "NS501", "good.yaml", words)]
+    assert report == expected
+    status, out, _ = run_check("good.yaml", "--format", "sarif")
+    log = json.loads(out)
+    sarif_validator().validate(log)
+    assert [(r["ruleId"], r["level"]) for r in log["runs"][0]["results"]] == [("NS501", "warning")]
+
+
 def test_summary_format_json_is_the_old_json_flag(capsys) -> None:
     lenet = str(ROOT / "specs" / "lenet.yaml")
     assert main(["summary", lenet, "--json"]) == 0

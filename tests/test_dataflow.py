@@ -255,6 +255,25 @@ def test_reading_a_switched_off_merge() -> None:
     assert where(exc) == (6, 18)
 
 
+def test_a_switched_off_merge_at_the_end_leaves_the_last_present_layer_as_output() -> None:
+    # MobileNet's and EfficientNet's residual: `add: {if: residual, ...}` ends the block.
+    blocks = (
+        "blocks:\n"
+        "  res:\n"
+        "    params: {out: int}\n"
+        "    layers:\n"
+        "      - conv: {name: conv, out: out, kernel: 1}\n"
+        "      - add: {if: in_channels == out, from: [conv, input]}\n"
+    )
+    spec = load("  - res: {out: 3}\n  - res: {out: 5}\n", HEAD + blocks)
+    assert spec.output_shape == (5, 8, 8)
+    model = spec.build(seed=0).eval()
+    x = torch.randn(2, 3, 8, 8)
+    first, second = model.get_submodule("0"), model.get_submodule("1")
+    torch.testing.assert_close(first(x), first.conv(x) + x, rtol=0, atol=0)
+    torch.testing.assert_close(second(x), second.conv(x), rtol=0, atol=0)
+
+
 def test_every_layer_switched_off() -> None:
     exc = error("  - relu: {if: false}\n")
     assert exc.message == "spec: every layer of this list is switched off by its 'if'"

@@ -1,22 +1,32 @@
 """Every example in docs/errors.md produces exactly the message the page shows.
 
 The page is the error catalogue users read; running it here keeps it honest (as Lark tests
-its examples). A changed message, line or column fails this test. A section runs
-``netspec check spec.yaml`` unless it gives its command in a line of its own,
-``Command: `netspec check spec.yaml --variant resnet51` ``; a message that starts
-``netspec COMMAND: error:`` is command-line misuse and exits 2, any other exits 1.
+its examples). A changed message, line or column fails this test.
+
+Most sections are a spec and what ``netspec check spec.yaml`` prints (a ``text`` block).
+A section about another command shows it in a ``console`` block instead: ``$ netspec ...``
+(after optional ``NAME=VALUE`` environment settings), then what it prints on stderr. Such a
+section may have a spec, written as ``spec.yaml`` first, or name the case of the hostile
+corpus (tests/test_hostile.py) that makes its files (a crafted artifact, a run directory)
+in a comment ``<!-- corpus: CASE -->``; the corpus runs those.
+
+A ``netspec check`` section runs ``netspec check spec.yaml`` unless it gives its command in
+a line of its own, ``Command: `netspec check spec.yaml --variant resnet51` ``; a message
+that starts ``netspec COMMAND: error:`` is command-line misuse and exits 2, any other exits 1.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
 from netspec.cli import main
+from netspec.errors import NetspecError
 
 CATALOGUE = ROOT / "docs" / "errors.md"
 _SECTION = re.compile(
@@ -24,29 +34,97 @@ _SECTION = re.compile(
     r"```text\n(?P<out>.*?)\n```",
     re.S | re.M,
 )
+_BLOCK = re.compile(r"^```(?P<lang>\w+)\n(?P<body>.*?)\n```$", re.S | re.M)
+_CODES = re.compile(r"^Code: (?P<codes>.+)$", re.M)
+_CORPUS = re.compile(r"<!-- corpus: (?P<case>.+?) -->")
 _COMMAND = re.compile(r"^Command: `(?P<command>netspec [^`]+)`", re.M)
 
 
-def _examples() -> tuple[list[tuple[str, str, str, str]], dict[str, list[str]]]:
-    """(title, format, spec, output) of each section, and the command of each section that
-    names one (its argv after ``netspec``)."""
-    text = CATALOGUE.read_text()
-    found, commands = [], {}
-    for m in _SECTION.finditer(text):
-        found.append((m["title"], m["fmt"], m["spec"], m["out"]))
-        command = _COMMAND.search(m["prose"])
-        if command:
-            commands[m["title"]] = shlex.split(command["command"])[1:]
-    assert len(found) == text.count("\n## "), "every section needs a spec and its output"
-    return found, commands
+@dataclass(frozen=True)
+class CommandExample:
+    """A section whose example is a command other than ``netspec check spec.yaml``."""
+
+    title: str
+    codes: tuple[str, ...]
+    argv: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    expected: str
+    spec: tuple[str, str] | None = None  # (format, text)
+    corpus: str | None = None
 
 
-EXAMPLES, COMMANDS = _examples()
+def _sections() -> list[str]:
+    text = CATALOGUE.read_text().split("\n# Safety rules", 1)[0]
+    return ["## " + section for section in text.split("\n## ")[1:]]
+
+
+def _command_example(section: str) -> CommandExample | None:
+    blocks = {m["lang"]: m["body"] for m in _BLOCK.finditer(section)}
+    if "console" not in blocks:
+        return None
+    first, _, expected = blocks["console"].partition("\n")
+    words = shlex.split(first.removeprefix("$ "))
+    env = []
+    while "=" in words[0]:
+        name, _, value = words.pop(0).partition("=")
+        env.append((name, value))
+    assert words[0] == "netspec", first
+    spec = next(((fmt, blocks[fmt]) for fmt in ("yaml", "json") if fmt in blocks), None)
+    corpus = _CORPUS.search(section)
+    codes = _CODES.search(section)
+    return CommandExample(
+        title=section.split("\n", 1)[0].removeprefix("## "),
+        codes=tuple(re.findall(r"NS\d{3}", codes["codes"])) if codes else (),
+        argv=tuple(words[1:]),
+        env=tuple(env),
+        expected=expected,
+        spec=spec,
+        corpus=corpus["case"] if corpus else None,
+    )
+
+
+def _examples() -> tuple[list[tuple[str, str, str, str]], list[CommandExample]]:
+    checks, commands = [], []
+    for section in _sections():
+        command = _command_example(section)
+        if command is not None:
+            commands.append(command)
+            continue
+        match = _SECTION.match(section)
+        assert match, f"section {section.splitlines()[0]!r} needs a spec and its output"
+        checks.append((match["title"], match["fmt"], match["spec"], match["out"]))
+    return checks, commands
+
+
+EXAMPLES, COMMAND_EXAMPLES = _examples()
+#: The argv (after ``netspec``) of each check section that names its command.
+COMMANDS = {
+    section.split("\n", 1)[0].removeprefix("## "): shlex.split(m["command"])[1:]
+    for section in _sections()
+    if (m := _COMMAND.search(section)) and "```console" not in section
+}
 
 
 def command_of(title: str, fmt: str) -> list[str]:
     """The argv (after ``netspec``) a catalogue section runs: ``check spec.yaml`` by default."""
     return COMMANDS.get(title, ["check", f"spec.{fmt}"])
+
+
+#: Command examples that run here: those the corpus does not make files for.
+RUNNABLE = [example for example in COMMAND_EXAMPLES if example.corpus is None]
+
+
+def record_codes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The codes of every error the CLI renders from now on (the text shows none)."""
+    seen: list[str] = []
+    render = NetspecError.render
+
+    def recording(self: NetspecError, *args: object, **kwargs: object) -> str:
+        seen.extend(d.code for d in self.diagnostics if d.code)
+        return render(self, *args, **kwargs)
+
+    monkeypatch.setattr(NetspecError, "render", recording)
+    return seen
 
 
 @pytest.mark.parametrize(
@@ -93,3 +171,25 @@ def test_catalogue_covers_the_issue_list() -> None:
         "YAML tags are refused",
     }
     assert required <= titles
+
+
+@pytest.mark.parametrize("example", RUNNABLE, ids=[e.title for e in RUNNABLE])
+def test_catalogue_command_example(
+    example: CommandExample,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for name, value in example.env:
+        monkeypatch.setenv(name, value)
+    if example.spec is not None:
+        fmt, text = example.spec
+        (tmp_path / f"spec.{fmt}").write_text(text + "\n")
+    codes = record_codes(monkeypatch)
+    status = main(list(example.argv))
+    captured = capsys.readouterr()
+    assert status in (1, 2)
+    assert captured.out == ""
+    assert captured.err == example.expected + "\n"
+    assert example.codes and sorted(set(codes)) == sorted(example.codes)

@@ -192,6 +192,10 @@ def test_unknown_format_is_refused(tmp_path: Path) -> None:
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_export_and_run_on_cuda(fmt: str, tmp_path: Path) -> None:
+    if fmt == "onnx":
+        onnxruntime = pytest.importorskip("onnxruntime")
+        if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+            pytest.skip("this onnxruntime has no CUDA provider (pip install onnxruntime-gpu)")
     spec = _spec("googlenet")
     out = tmp_path / f"googlenet{SUFFIXES[fmt]}"
     report = export_model(spec.build(seed=0), spec, out, format=fmt, device="cuda")

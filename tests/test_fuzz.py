@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
@@ -154,6 +154,7 @@ def test_mutated_spec_text_fails_cleanly(data: st.DataObject) -> None:
 
 @FUZZ
 @given(raw=st.binary(max_size=300))
+@example(raw=b"+_")  # ruamel.yaml's int resolver raised IndexError (found under torch 2.11)
 def test_random_bytes_fail_cleanly(raw: bytes) -> None:
     try:
         read_bytes(raw)

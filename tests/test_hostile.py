@@ -41,6 +41,8 @@ from PIL import Image
 from conftest import cli_env
 from netspec.cli import main
 from netspec.runtime import quiet_jit
+from netspec.train.rundir import RUN_FILES
+from test_error_catalogue import COMMAND_EXAMPLES, CommandExample, record_codes
 from train_support import write_fashion_mnist
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -218,6 +220,8 @@ def run_case(
         assert out == ""
     else:
         assert case.stdout in out
+    if not case.message:  # success says nothing on stderr: no log or warning of torch's
+        assert err == ""
     assert changes(before, snapshot(tmp_path)) == set(case.changed)
     assert not (work / MARKER).exists() and not (tmp_path / MARKER).exists()
     return out, err
@@ -687,8 +691,58 @@ RUN_CASES = [
          "error: --lr: Input should be a finite number", with_run()),
     Case("--momentum inf", train_argv("--momentum", "inf", "--out", "new"), 2,
          "error: --momentum:", with_run()),
+    Case("--force writes the run's files and nothing else",
+         train_argv("--out", "mine", "--epochs", "1", "--force"), 0, "",
+         steps(with_run(), write("mine/spec.yaml", "mine"), write("mine/notes.txt", "keep")),
+         changed=frozenset(f"work/mine/{name}" for name in RUN_FILES),
+         stdout="run directory mine"),
+    Case("a new --out beside a run", train_argv("--out", "new", "--epochs", "1"), 0, "",
+         with_run(), changed=frozenset({"work/new", *(f"work/new/{name}" for name in RUN_FILES)}),
+         stdout="run directory new"),
 ]
 # fmt: on
+
+
+def test_a_default_run_directory_stays_under_runs(
+    tmp_path: Path,
+    assets: Assets,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without --out the run's folder is named after the spec: a name that is a path
+    (``../outside/escaped``) stays one folder under ``runs/``."""
+    work = prepare(tmp_path)
+    with_run()(work, assets)
+    (work / "esc.yaml").write_text(TINY.replace("name: tiny", "name: ../../outside/escaped"))
+    before = snapshot(tmp_path)
+    monkeypatch.chdir(work)
+    assert main(train_argv("--epochs", "1", spec="esc.yaml")) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and "run directory runs/_.._outside_escaped-" in out
+    changed = changes(before, snapshot(tmp_path))
+    (folder,) = {path for path in changed if path.count("/") == 2}
+    assert re.fullmatch(r"work/runs/_\.\._outside_escaped-[0-9-]+", folder)
+    assert changed == {"work/runs", folder, *(f"{folder}/{name}" for name in RUN_FILES)}
+
+
+def test_resume_continues_the_run_and_keeps_its_spec(
+    tmp_path: Path,
+    assets: Assets,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The way the refusals point to works: --resume trains on, changing only run files."""
+    work = prepare(tmp_path)
+    with_run()(work, assets)
+    before = snapshot(tmp_path)
+    monkeypatch.chdir(work)
+    assert main(train_argv("--resume", "run", "--epochs", "2", spec="")) == 0
+    out, err = capsys.readouterr()
+    assert "trained epochs 2-2" in out and "Traceback" not in err
+    changed = changes(before, snapshot(tmp_path))
+    assert {"work/run/last.pt", "work/run/metrics.csv"} <= changed
+    assert changed <= {f"work/run/{name}" for name in RUN_FILES} - {"work/run/spec.yaml"}
+
 
 # --- artifacts: crafted .pt2, TorchScript and ONNX files -----------------------------------
 
@@ -1041,11 +1095,11 @@ DATA_CASES_NOW = [
 DATA_CASES = [
     Case("decompression-bomb PNG", ["predict", "a.ts.pt", "bomb.png"], 1, "bomb.png",
          steps(asset("torchscript", "a.ts.pt"), lambda work, assets: png_bomb(work / "bomb.png"))),
-    Case("gzip that inflates past the memory limit",
-         ["predict", "a.ts.pt", "bomb.gz", "--limit", "1"], 1, "bomb.gz",
+    Case("gzip that inflates past the memory limit", ["predict", "a.ts.pt", "bomb.gz"], 1,
+         "bomb.gz",
          steps(asset("torchscript", "a.ts.pt"),
-               lambda work, assets: gzip_bomb(work / "bomb.gz", 64 << 20)),
-         env={"NETSPEC_MEMORY_LIMIT": "16M"}),
+               lambda work, assets: gzip_bomb(work / "bomb.gz", 4 << 20)),
+         env={"NETSPEC_MEMORY_LIMIT": "1M"}),
     Case("pickled CIFAR batch", ["train", "tiny.yaml", "--data-format", "cifar10", "--data",
                                  "cifar", "--device", "cpu", "--no-download", "--out", "new"], 1,
          "cifar", steps(tiny(), lambda work, assets: (
@@ -1075,6 +1129,34 @@ def test_hostile_input(
 def test_the_corpus_is_large_and_names_each_case_once() -> None:
     assert len(ALL) >= 100
     assert len({case.id for case in ALL}) == len(ALL)
+
+
+# --- the error catalogue's examples that need crafted files ---------------------------------
+
+CRAFTED = [example for example in COMMAND_EXAMPLES if example.corpus is not None]
+
+
+@pytest.mark.parametrize("example", CRAFTED, ids=[e.title for e in CRAFTED])
+def test_catalogue_example_made_by_the_corpus(
+    example: CommandExample,
+    tmp_path: Path,
+    assets: Assets,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """docs/errors.md shows these cases' exact output and codes (the page cannot make the
+    files itself)."""
+    case = next(case for case in ALL if case.id == example.corpus)
+    assert tuple(case.argv) == example.argv and not example.env
+    codes = record_codes(monkeypatch)
+    _, err = run_case(case, tmp_path, assets, monkeypatch, capsys)
+    assert err == example.expected + "\n"
+    assert example.codes and sorted(set(codes)) == sorted(example.codes)
+
+
+def test_the_catalogue_names_cases_of_the_corpus() -> None:
+    assert len(CRAFTED) >= 5
+    assert {example.corpus for example in CRAFTED} <= {case.id for case in ALL}
 
 
 # --- payloads are real: torch itself runs them ---------------------------------------------
@@ -1202,6 +1284,33 @@ def test_debug_keeps_torch_logging(tmp_path: Path, assets: Assets) -> None:
     assert "Ran into the following error when deserializing" in loud.stderr
 
 
+NOISY_CHECK = """\
+import logging, sys, warnings
+import netspec.commands.check as check
+from netspec.cli import main
+
+def noisy(args):
+    warnings.warn("DecompressionBombWarning: from a library", UserWarning)
+    logging.getLogger("torch._export").warning("a traceback torch logs")
+    return 0
+
+check.run = noisy
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_warnings_and_logs_of_libraries_are_silenced_without_debug(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(TINY)
+    command = [sys.executable, "-W", "default", "-c", NOISY_CHECK]
+    quiet = subprocess.run([*command, "check", "s.yaml"], cwd=tmp_path, capture_output=True,
+                           text=True, env=cli_env(), timeout=120)  # fmt: skip
+    loud = subprocess.run([*command, "--debug", "check", "s.yaml"], cwd=tmp_path,
+                          capture_output=True, text=True, env=cli_env(), timeout=120)  # fmt: skip
+    assert (quiet.returncode, quiet.stderr) == (0, "")
+    assert loud.returncode == 0
+    assert "from a library" in loud.stderr and "a traceback torch logs" in loud.stderr
+
+
 def run_child(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "netspec", *argv], cwd=cwd, capture_output=True, text=True,
@@ -1233,6 +1342,82 @@ def test_a_signal_during_build_leaves_no_temporary_file(signum: int, tmp_path: P
     assert err == ("interrupted\n" if signum == signal.SIGINT else f"terminated ({name})\n")
     assert out == ""
     assert changes(before, snapshot(tmp_path)) == set(), list(work.iterdir())
+
+
+def test_sigterm_stops_training_with_its_status_and_how_to_resume(
+    tmp_path: Path, assets: Assets
+) -> None:
+    work = prepare(tmp_path)
+    with_run()(work, assets)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "netspec", *train_argv("--out", "new", "--epochs", "10000")],
+        cwd=work, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 240
+    while not (work / "new" / "last.pt").exists() and child.poll() is None:
+        assert time.monotonic() < deadline, "the first epoch never ended"
+        time.sleep(0.01)
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=120)
+    assert child.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and not RAW_CONTROL.search(out + err)
+    assert re.search(r"interrupted after epoch \d+; continue with: netspec train --resume new",
+                     out)  # fmt: skip
+    assert not [path.name for path in (work / "new").iterdir() if ".tmp" in path.name]
+
+
+def send_and_wait(signum: int) -> None:
+    """Signal this process and give Python the moment it needs to run the handler."""
+    os.kill(os.getpid(), signum)
+    time.sleep(0.05)
+
+
+def test_a_signal_that_c_code_turns_into_an_error_is_reported_as_the_signal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What TorchScript did when SIGHUP arrived while it compiled: the handler's exception,
+    raised inside a callback, came back as an error of torch's own."""
+    import netspec.commands.check as check
+    from netspec.errors import ExportError
+
+    def compile_model(args: object) -> int:
+        try:
+            send_and_wait(signal.SIGHUP)
+        except KeyboardInterrupt:
+            raise ExportError("TorchScript cannot compile this model: ...") from None
+        return 0
+
+    monkeypatch.setattr(check, "run", compile_model)
+    (tmp_path / "s.yaml").write_text(TINY)
+    assert main(["check", str(tmp_path / "s.yaml")]) == 128 + signal.SIGHUP
+    assert capsys.readouterr() == ("", "terminated (SIGHUP)\n")
+
+
+def test_nothing_is_published_after_a_swallowed_signal(tmp_path: Path) -> None:
+    from netspec.atomic import Terminated, atomic_write, signals_interrupt
+
+    def write(temporary: Path) -> None:
+        with contextlib.suppress(KeyboardInterrupt):  # C code that drops the exception
+            send_and_wait(signal.SIGTERM)
+        temporary.write_bytes(b"half a model")
+
+    with signals_interrupt(), pytest.raises(Terminated):
+        atomic_write(tmp_path / "m.ts.pt", write)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_ignored_hangup_stays_ignored(tmp_path: Path) -> None:
+    """Under ``nohup`` SIGHUP is ignored; netspec must not make it stop a long training."""
+    from netspec.atomic import interruption, signals_interrupt
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        with signals_interrupt():
+            send_and_wait(signal.SIGHUP)
+            assert interruption() is None
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
 
 
 @pytest.mark.parametrize("case", DATA_CASES, ids=[case.id for case in DATA_CASES])

@@ -73,6 +73,16 @@ def test_activation_builds_the_named_kinds_module() -> None:
         assert type(by_name[0]) is type(spec_of(f"  - {fn}\n").build()[0])
 
 
+def test_activation_takes_a_block_param_that_names_it() -> None:
+    blocks = (
+        "blocks:\n  act_of:\n"
+        "    params: {act: {type: str, choices: [relu6, silu]}}\n"
+        "    layers: [activation: {fn: act}]\n"
+    )
+    spec = netspec.load(f"name: t\ninput: [4, 8, 8]\n{blocks}layers:\n  - act_of: {{act: silu}}\n")
+    assert type(spec.build()[0]) is torch.nn.SiLU
+
+
 def test_layernorm_over_channels_is_torchvisions_layernorm2d() -> None:
     from torchvision.models.convnext import LayerNorm2d
 

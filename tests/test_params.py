@@ -138,6 +138,25 @@ def test_a_str_field_takes_a_word_unless_it_names_a_string_param() -> None:
     assert caught.value.message == "unit: 'pad' must be 'same' or 'none', got the string 'valid'"
 
 
+def test_a_str_field_takes_an_expression_that_is_not_a_word() -> None:
+    # MobileNetV3's table rows hold each block's activation: `act: rows[i][4]`.
+    spec = load(
+        BLOCK + "params:\n  modes: [none, same]\n",
+        "layers:\n"
+        "  - repeat:\n"
+        "      times: 1\n"
+        '      layers: [unit: {out: 4, pad: "modes[i + 1]"}]\n'
+        "  - unit: {out: 4, pad: \"'none' if 2 > 3 else 'same'\"}\n",
+    )
+    assert [node.out_shape for node in spec.root.children] == [(4, 8, 8), (4, 8, 8)]
+    with pytest.raises(SchemaError) as caught:
+        load(BLOCK, 'layers:\n  - unit: {out: 4, pad: "modes[0]"}\n')
+    assert caught.value.message == "unit: 'pad': undefined param 'modes'"
+    with pytest.raises(SchemaError) as caught:
+        load(BLOCK, "layers:\n  - unit: {out: 4, pad: 2 + 1}\n")
+    assert caught.value.message == "unit: 'pad' must be 'same' or 'none', got the integer 3"
+
+
 def test_block_list_param_short_form() -> None:
     spec = load(
         "blocks:\n  b:\n    params: {acts: [relu, silu], sizes: [4, 8]}\n"

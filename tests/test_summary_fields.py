@@ -35,6 +35,22 @@ def test_receptive_fields_by_hand() -> None:
     assert alexnet["conv"].receptive_field == (195, 195)  # the classic AlexNet figure
 
 
+def test_a_squeeze_excitation_gate_keeps_the_maps_jump() -> None:
+    # The gate's global pool has the whole 8x8 map as its window (and a jump of 8); the
+    # product's positions are the map's, so the conv after it grows the field by 2, not 16.
+    spec = netspec.load(
+        "name: t\ninput: [4, 8, 8]\nlayers:\n"
+        "  - adaptive_avgpool: {name: pool, size: 1}\n"
+        "  - conv: {name: gate, out: 4, kernel: 1}\n"
+        "  - mul: {from: [gate, input]}\n"
+        "  - conv: {out: 4, kernel: 3}\n"
+    )
+    by_path = {node.path: node for _, node in spec.rows()}
+    assert by_path["pool"].rf == ((8, 8), (8, 8))
+    assert by_path["(mul)"].rf == ((8, 8), (1, 1))
+    assert by_path["2"].receptive_field == (10, 10)
+
+
 def test_activation_bytes_are_fp32_outputs() -> None:
     lenet = netspec.load(SPECS / "lenet.yaml")
     first = lenet.rows()[0][1]

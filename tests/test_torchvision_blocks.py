@@ -15,30 +15,9 @@ import torch
 from torch import nn
 
 import netspec
+from torchvision_support import randomise
 
 pytestmark = pytest.mark.usefixtures("single_thread")
-
-
-def randomise(module: nn.Module, seed: int = 0) -> None:
-    """Random weights, batch-norm statistics and layer scales, bounded so outputs stay O(1)."""
-    generator = torch.Generator().manual_seed(seed)
-
-    def uniform(tensor: torch.Tensor, low: float, high: float) -> None:
-        tensor.copy_(torch.rand(tensor.shape, generator=generator) * (high - low) + low)
-
-    with torch.no_grad():
-        for name, tensor in module.state_dict().items():
-            if not tensor.is_floating_point():
-                continue
-            if name.endswith(("running_var", "layer_scale")) or (
-                name.endswith("weight") and tensor.dim() == 1
-            ):
-                uniform(tensor, 0.5, 1.5)
-            elif tensor.dim() > 1:
-                bound = (3 / tensor[0].numel()) ** 0.5
-                uniform(tensor, -bound, bound)
-            else:
-                uniform(tensor, -0.1, 0.1)
 
 
 def compare(

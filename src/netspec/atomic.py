@@ -97,28 +97,105 @@ class Terminated(KeyboardInterrupt):
     def name(self) -> str:
         return signal.Signals(self.signum).name
 
+    @property
+    def exit_status(self) -> int:
+        """128 + the signal's number, as a shell reports a process the signal stopped."""
+        return 128 + self.signum
+
+
+#: The signals that arrived while :func:`signals_interrupt` was active. The exception a
+#: handler raises surfaces wherever Python code runs next, which may be a callback inside
+#: C code (TorchScript compiling a model): that code can turn it into an error of its own
+#: ("... returned a result with an exception set") or drop it. The record survives, so
+#: the CLI still reports the signal and nothing is published after it.
+_received: list[int] = []
+
+
+def interrupted_status() -> int:
+    """The exit status of a command that stopped for a signal: 130 for Ctrl-C, 128 + N
+    for SIGTERM or SIGHUP (a command that handles the interruption itself, as training
+    does to say how to resume, returns this)."""
+    stopped = interruption()
+    return stopped.exit_status if isinstance(stopped, Terminated) else 130
+
+
+def interruption() -> KeyboardInterrupt | None:
+    """The exception for the first signal received while the CLI ran, or None: ``Ctrl-C``
+    is a ``KeyboardInterrupt``, SIGTERM and SIGHUP are :class:`Terminated`."""
+    if not _received:
+        return None
+    signum = _received[0]
+    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated(signum)
+
 
 @contextmanager
 def signals_interrupt() -> Iterator[None]:
-    """While the block runs, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread.
+    """While the block runs, SIGTERM and SIGHUP raise :class:`Terminated` in the main thread,
+    and every signal handled (Ctrl-C too) is recorded for :func:`interruption`.
 
     Only the CLI installs this (a library must not take over its caller's signals); on
-    platforms or threads where handlers cannot be set, the block runs unprotected.
+    platforms or threads where handlers cannot be set, the block runs unprotected. A
+    signal that is ignored when the block starts (SIGHUP under ``nohup``) stays ignored,
+    and Ctrl-C keeps its meaning only where Python's own handler is in place.
     """
-    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def terminate(signum: int, frame: FrameType | None) -> None:
-        raise Terminated(signum)
-
-    previous = {signum: signal.signal(signum, terminate) for signum in wanted}
+    usual = {signal.SIGINT: signal.default_int_handler}
+    _received.clear()
+    previous = {
+        signum: signal.signal(signum, _interrupt)
+        for signum in _STOPPING
+        if signal.getsignal(signum) is usual.get(signum, signal.SIG_DFL)
+    }
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _received.clear()
+
+
+#: The signals that stop a command: Ctrl-C, SIGTERM, and SIGHUP where the platform has it.
+_STOPPING = [
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP", "SIGINT") if hasattr(signal, name)
+]
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    """The handler :func:`signals_interrupt` installs: record the signal, then raise."""
+    _received.append(signum)
+    raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold back the signals that would raise (Ctrl-C; SIGTERM and SIGHUP while the CLI
+    runs) until the block is done, then raise the first of them.
+
+    For a block that must not be cut in half: the files of a training epoch, written after
+    its line was printed. Signals that would not raise (ignored, or left to kill the
+    process outside the CLI) are left alone; so is everything outside the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    raising = (_interrupt, signal.default_int_handler)
+    previous = {
+        signum: signal.signal(signum, lambda signum, frame: received.append(signum))
+        for signum in _STOPPING
+        if signal.getsignal(signum) in raising
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if received:
+        handler = previous[received[0]]
+        assert callable(handler)
+        handler(received[0], None)
 
 
 def _temporary_beside(path: Path) -> Path:
@@ -142,6 +219,9 @@ def _publish(temporary: Path, path: Path) -> None:
     umask = os.umask(0)
     os.umask(umask)
     check_target(path)  # again: something may have appeared there while writing
+    stopped = interruption()
+    if stopped is not None:  # a signal C code swallowed while the file was written
+        raise stopped
     try:
         os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)

@@ -60,6 +60,7 @@ def build_model(
         raise BuildError(
             f"cannot build '{spec.root.name}': {too_large}",
             hint=f"{ENV} sets the limit (default: half of the physical memory), e.g. {ENV}=80%",
+            code="NS501",
         )
     devices: list[int] = []
     with torch.random.fork_rng(devices=devices, enabled=seed is not None):

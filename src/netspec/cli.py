@@ -16,9 +16,10 @@ import importlib
 import logging
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 
-from .atomic import Terminated, signals_interrupt
+from .atomic import Terminated, interruption, signals_interrupt
 from .commands import COMMANDS
 from .errors import NetspecError, printable
 from .files import reason
@@ -68,7 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # is imported (after this), so only the global switch reliably holds.
         logging.disable(logging.WARNING)
     try:
-        with signals_interrupt():
+        with signals_interrupt(), warnings.catch_warnings():
+            if not debug:
+                # Python warnings too (torch's deprecations, PIL's DecompressionBombWarning):
+                # netspec says itself what went wrong; nothing of netspec's own warns.
+                warnings.simplefilter("ignore")
             return _run(args, debug)
     finally:
         logging.disable(silenced)
@@ -77,7 +82,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, debug: bool) -> int:
     """The command, and the one place where any error it raises becomes one line."""
     try:
-        return int(args.func(args))
+        try:
+            return int(args.func(args))
+        except Exception:
+            # A signal whose exception C code turned into an error of its own (or that
+            # a library caught and re-raised as another) is still reported as the signal.
+            stopped = interruption()
+            if stopped is None:
+                raise
+            raise stopped from None
     except NetspecError as exc:
         if debug:
             traceback.print_exc()
@@ -85,7 +98,7 @@ def _run(args: argparse.Namespace, debug: bool) -> int:
         return exc.exit_status
     except Terminated as exc:
         print(f"terminated ({exc.name})", file=sys.stderr)
-        return 128 + exc.signum
+        return exc.exit_status
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -59,6 +59,7 @@ def data_limit() -> int:
     limit (``NETSPEC_MEMORY_LIMIT``) when that is lower."""
     return min(MAX_DATA_BYTES, memory_limit())
 
+
 #: File name endings of images in dataset folders (torchvision's ``IMG_EXTENSIONS``).
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 

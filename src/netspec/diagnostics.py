@@ -23,6 +23,8 @@ from .version import __version__
 
 #: One checked file that failed: the path the user named, and the error it raised.
 Failure = tuple[str, NetspecError]
+#: A warning about a valid file (a network too large to build): the path, and what to say.
+Warning = tuple[str, Diagnostic]
 
 #: The schema a SARIF log names in ``$schema`` (the OASIS standard, errata 01).
 SARIF_SCHEMA = (
@@ -57,7 +59,7 @@ def _where(span: Span | None, file: str | None) -> dict[str, Any]:
     }
 
 
-def diagnostic_json(diagnostic: Diagnostic, file: str) -> dict[str, Any]:
+def diagnostic_json(diagnostic: Diagnostic, file: str, severity: str = "error") -> dict[str, Any]:
     """One diagnostic as a JSON object; ``file`` stands in when it points nowhere.
 
     Its texts are escaped as the text format escapes them: a spec's control characters
@@ -65,7 +67,7 @@ def diagnostic_json(diagnostic: Diagnostic, file: str) -> dict[str, Any]:
     """
     diagnostic = diagnostic.escaped()
     return {
-        "severity": "error",
+        "severity": severity,
         "code": diagnostic.code,
         "message": diagnostic.message,
         **_where(diagnostic.span, file),
@@ -74,28 +76,40 @@ def diagnostic_json(diagnostic: Diagnostic, file: str) -> dict[str, Any]:
     }
 
 
-def diagnostics_json(failures: Sequence[Failure]) -> list[dict[str, Any]]:
-    """Every diagnostic of every failed file, in order: ``netspec check --format json``."""
-    return [diagnostic_json(d, file) for file, error in failures for d in error.diagnostics]
+def diagnostics_json(
+    failures: Sequence[Failure], warnings: Sequence[Warning] = ()
+) -> list[dict[str, Any]]:
+    """Every diagnostic of every failed file, in order, then the warnings: ``netspec check
+    --format json``."""
+    errors = [diagnostic_json(d, file) for file, error in failures for d in error.diagnostics]
+    return errors + [diagnostic_json(d, file, "warning") for file, d in warnings]
+
+
+def _levelled(
+    failures: Sequence[Failure], warnings: Sequence[Warning]
+) -> list[tuple[str, Diagnostic, str]]:
+    """(file, diagnostic, level) of every error, then of every warning."""
+    found = [(file, d, "error") for file, error in failures for d in error.diagnostics]
+    return found + [(file, d, "warning") for file, d in warnings]
 
 
 # ---------------------------------------------------------------------------- SARIF
 
 
-def sarif_log(failures: Sequence[Failure], base: Path | None = None) -> dict[str, Any]:
+def sarif_log(
+    failures: Sequence[Failure], base: Path | None = None, warnings: Sequence[Warning] = ()
+) -> dict[str, Any]:
     """A SARIF 2.1.0 log of one run of netspec: ``netspec check --format sarif``.
 
-    Each diagnostic is a result whose rule is its code; relative paths are relative to
-    ``%SRCROOT%``, which is ``base`` (the working directory): what GitHub code scanning
-    resolves against the repository's root when ``netspec check`` runs there.
+    Each diagnostic is a result whose rule is its code (a warning's level is
+    ``warning``); relative paths are relative to ``%SRCROOT%``, which is ``base`` (the
+    working directory): what GitHub code scanning resolves against the repository's root
+    when ``netspec check`` runs there.
     """
     base = base or Path.cwd()
-    codes = sorted({d.code or "NS000" for _, error in failures for d in error.diagnostics})
-    results = [
-        _result(d, file, codes.index(d.code or "NS000"))
-        for file, error in failures
-        for d in error.diagnostics
-    ]
+    found = _levelled(failures, warnings)
+    codes = sorted({d.code or "NS000" for _, d, _ in found})
+    results = [_result(d, file, codes.index(d.code or "NS000"), level) for file, d, level in found]
     run: dict[str, Any] = {
         "tool": {
             "driver": {
@@ -126,7 +140,9 @@ def _rule(code: str) -> dict[str, Any]:
     }
 
 
-def _result(diagnostic: Diagnostic, file: str, rule_index: int) -> dict[str, Any]:
+def _result(
+    diagnostic: Diagnostic, file: str, rule_index: int, level: str = "error"
+) -> dict[str, Any]:
     """One diagnostic as a SARIF result: located (GitHub needs a location), notes related."""
     diagnostic = diagnostic.escaped()
     lines = [diagnostic.message]
@@ -140,7 +156,7 @@ def _result(diagnostic: Diagnostic, file: str, rule_index: int) -> dict[str, Any
     result: dict[str, Any] = {
         "ruleId": diagnostic.code or "NS000",
         "ruleIndex": rule_index,
-        "level": "error",
+        "level": level,
         "message": {"text": "\n".join(lines)},
         "locations": [_location(diagnostic.span, file)],
     }

@@ -255,7 +255,8 @@ def assign_receptive_fields(
 
     Each node starts from the widest field of the values it reads (its inputs among its
     siblings; the previous one in a chain); merges take, per axis, the largest size and
-    jump of their branches (an identity branch keeps the input's). The field is not
+    the smallest jump of their branches (an identity branch keeps the input's; see
+    :func:`~netspec.shapes.widest`). The field is not
     clipped to the input: padding lets it grow past the image, and that is what the number
     means in the literature too. Returns the field of value ``output`` (default: the last).
     """
@@ -279,7 +280,8 @@ def assign_receptive_fields(
 
 
 def _widest(fields: list[Field2 | None]) -> Field2 | None:
-    """Per axis, the largest field and jump of several values (None where none is known)."""
+    """Per axis, the largest field and smallest jump of several values (None where none is
+    known)."""
     if len(fields) == 1:
         return fields[0]
     known = [f for f in fields if f is not None]

@@ -51,7 +51,9 @@ def memory_limit() -> int:
         except ValueError:
             percent = -1.0
         if not 0 < percent <= 100:
-            raise UsageError(f"{ENV}={text!r}: a percentage must be above 0 and at most 100")
+            raise UsageError(
+                f"{ENV}={text!r}: a percentage must be above 0 and at most 100", code="NS905"
+            )
         return int((physical or FALLBACK_BYTES) * percent / 100)
     match = _SIZE.match(text)
     if match is None or float(match[1]) <= 0:
@@ -59,6 +61,7 @@ def memory_limit() -> int:
             f"{ENV}={text!r} is not a size",
             hint="write bytes with an optional unit (16G, 512MiB) or a percentage of "
             "physical memory (75%)",
+            code="NS905",
         )
     return int(float(match[1]) * _UNITS[match[2].lower()])
 

@@ -47,10 +47,11 @@ class Expression:
     list (``kernel: [k, 2 * k]``). ``bool``: an expression that gives true or false
     (``bias: use_bias``, ``stride == 1``); a lone word that is not a name in scope is left
     for the validator to refuse. ``str``: a word taken literally (``act: silu``) unless it
-    is exactly the name of a string param in scope (``act: act``). ``list``: one expression
-    for the whole value (``rows: rows``), or a written list whose items are expressions,
-    except bare words that are not names in scope, which are taken literally (a table row
-    ``[3, 16, false, relu]``). ``words`` are strings that are values of the field, not
+    is exactly the name of a string param in scope (``act: act``); text that is not a word
+    (letters, digits, ``_``) is an expression giving one (``act: rows[i][4]``). ``list``:
+    one expression for the whole value (``rows: rows``), or a written list whose items are
+    expressions, except bare words that are not names in scope, which are taken literally (a
+    table row ``[3, 16, false, relu]``). ``words`` are strings that are values of the field, not
     expressions (``padding: same``).
     """
 

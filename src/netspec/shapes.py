@@ -85,8 +85,13 @@ def grow(rf: Field2, window: Window) -> Field2:
 
 
 def widest(fields: list[Field2]) -> Field2:
-    """The field of a merge: per axis, the largest size and the largest jump of its inputs."""
+    """The field of a merge: per axis, the largest size and the smallest jump of its inputs.
+
+    Inputs of ``add`` and ``concat`` have one map size and so one jump; a broadcasting
+    ``mul`` also reads a global pool's (C, 1, 1) (squeeze-excitation), whose jump is the
+    whole map's: the merged map's positions are those of its full-size input.
+    """
     return (
         (max(f[0][0] for f in fields), max(f[0][1] for f in fields)),
-        (max(f[1][0] for f in fields), max(f[1][1] for f in fields)),
+        (min(f[1][0] for f in fields), min(f[1][1] for f in fields)),
     )

@@ -395,6 +395,17 @@ def _parse_yaml(text: str, source: SourceText, fmt: str) -> Any:
         code = "NS106" if fmt == "JSON" else "NS105"
         message = f"invalid {fmt}: {exc}".splitlines()[0]
         raise SourceError(message, Span(source, 1, 1), code=code) from None
+    except (IndexError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        # ruamel.yaml itself fails on some odd scalars (``+_`` reads as a malformed integer
+        # and raises IndexError): still a bad document, not a bug of netspec.
+        code = "NS106" if fmt == "JSON" else "NS105"
+        raise SourceError(
+            f"invalid {fmt}: the YAML reader cannot read this document "
+            f"({type(exc).__name__}: {exc})".splitlines()[0],
+            Span(source, 1, 1),
+            "quote values that are text, e.g. '+_'",
+            code=code,
+        ) from None
 
 
 def _block_starts(content: str, col: int) -> Iterator[int]:

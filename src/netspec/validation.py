@@ -365,6 +365,8 @@ def _evaluate(
             return [_one(item, scope, loc, out) for item in value]
         return node.plain()
     if marker.holds == "str":
+        if not value.isidentifier():
+            return _one(node, scope, loc, out)  # not a word: an expression (rows[i][4])
         named = scope.get(value)
         return named if isinstance(named, str) else value
     if marker.holds == "bool":

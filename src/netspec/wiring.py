@@ -290,6 +290,8 @@ class Wiring:
         self.values = Values()
         #: The value the next layer reads by default.
         self.previous: int | SwitchedOff = 0
+        #: The value of the last present layer (0, the input, before any).
+        self.last_made = 0
         self.owner = owner
         #: The list around the one being compiled (for hints about names out of reach).
         self.outer = outer
@@ -331,12 +333,18 @@ class Wiring:
         if entry.label is not None:
             self.values.labels[entry.label] = value
         self.previous = value
+        self.last_made = value
         return value
 
     def output(self, node: Located | None, scope: Scope, kind: str) -> int:
         """The list's output: the value ``output:`` names, else the last present layer's."""
         if node is None:
-            value = self._value(self.previous, None, None)
+            # The output skips absent layers: after a switched-off merge (MBConv's residual
+            # ``add`` with ``if: residual``) it is the last present layer's value.
+            previous = self.previous
+            if isinstance(previous, SwitchedOff) and self.last_made:
+                previous = self.last_made
+            value = self._value(previous, None, None)
         else:
             label = expand_template(node, scope, kind, "output")
             found = self.values.labels.get(label)

@@ -8,11 +8,11 @@ the kind itself; with default arguments for the kinds that take some.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
-from .api import BuildChild, Inferred, LayerArgs, Node, Shape, ShapeContext, kind
+from .api import BuildChild, Inferred, LayerArgs, Node, Shape, ShapeContext, WordField, kind
 
 #: kind name -> (module in torch.nn, function in torch.nn.functional)
 FUNCTIONS = {
@@ -28,18 +28,8 @@ FUNCTIONS = {
     "identity": ("Identity", ""),
 }
 
-ActivationName = Literal[
-    "relu",
-    "relu6",
-    "sigmoid",
-    "tanh",
-    "hardswish",
-    "hardsigmoid",
-    "silu",
-    "gelu",
-    "leaky_relu",
-    "identity",
-]
+#: A word naming one of them, or a block param holding one (``fn: act``).
+ActivationName = WordField(tuple(FUNCTIONS))
 
 
 @kind("activation", example="activation: {fn: hardswish}")

@@ -18,7 +18,7 @@ import sys
 from dataclasses import replace
 
 from ..compiler import CompiledSpec, compile_document, read_spec, variant_values
-from ..errors import NetspecError, UsageError, printable
+from ..errors import Diagnostic, NetspecError, UsageError, printable
 from ..expressions import Value
 from ..limits import parameters_too_large
 from ..params import format_value
@@ -72,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(list_variants(args, path) for path in args.spec))
         return 0
     failures: list[tuple[str, NetspecError]] = []
+    warnings: list[tuple[str, Diagnostic]] = []
     for path in args.spec:
         try:
             specs = _all_variants(args, path) if args.all_variants else [load_spec(args, path)]
@@ -81,9 +82,12 @@ def run(args: argparse.Namespace) -> int:
                 separator = "\n" if len(failures) > 1 else ""
                 print(separator + error.render("netspec", "check"), file=sys.stderr)
             continue
-        if args.format == "text":
-            for spec in specs:
-                _warn_if_too_large(path, spec.total_params)
+        for spec in specs:
+            warning = _too_large_warning(spec.total_params)
+            if warning is not None:
+                warnings.append((path, warning))
+                if args.format == "text":
+                    print(printable(f"{path}: warning: {warning.message}"), file=sys.stderr)
         if args.format == "text" and not args.quiet:
             for spec in specs:
                 print(
@@ -92,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
                     f"parameters, {len(spec.rows())} modules"
                 )
     if args.format != "text":
-        _print_report(args.format, failures)
+        _print_report(args.format, failures, warnings)
     return max((error.exit_status for _, error in failures), default=0)
 
 
@@ -109,22 +113,26 @@ def _refuse_flags_that_exclude_each_other(args: argparse.Namespace) -> None:
         )
 
 
-def _warn_if_too_large(path: str, parameters: int) -> None:
-    """A warning (exit status unchanged) when ``netspec build`` would refuse the network."""
+def _too_large_warning(parameters: int) -> Diagnostic | None:
+    """A warning (the exit status stays 0) when ``netspec build`` would refuse the network:
+    the words and the code (NS501) of that refusal."""
     too_large = parameters_too_large(parameters)
-    if too_large is not None:
-        print(
-            printable(f"{path}: warning: {too_large}; netspec build will refuse it"),
-            file=sys.stderr,
-        )
+    if too_large is None:
+        return None
+    return Diagnostic(f"{too_large}; netspec build will refuse it", code="NS501")
 
 
-def _print_report(fmt: str, failures: list[tuple[str, NetspecError]]) -> None:
+def _print_report(
+    fmt: str, failures: list[tuple[str, NetspecError]], warnings: list[tuple[str, Diagnostic]]
+) -> None:
     import json
 
     from ..diagnostics import diagnostics_json, sarif_log
 
-    report = diagnostics_json(failures) if fmt == "json" else sarif_log(failures)
+    if fmt == "json":
+        report = diagnostics_json(failures, warnings)
+    else:
+        report = sarif_log(failures, warnings=warnings)
     print(json.dumps(report, indent=2, ensure_ascii=False))
 
 
@@ -185,7 +193,11 @@ def list_variants(args: argparse.Namespace, path: str) -> str:
 
 
 def _show(value: object) -> str:
-    """``[2, 2, 2, 2]``, ``basic``, ``true``: a param value as the listing shows it."""
+    """``[2, 2, 2, 2]``, ``basic``, ``true``: a param value as the listing shows it; a table
+    (a list of rows, MobileNetV3's block settings) as ``[15 rows]``, which keeps a line per
+    variant readable — the rows themselves are in the spec."""
+    if isinstance(value, (list, tuple)) and any(isinstance(row, (list, tuple)) for row in value):
+        return f"[{len(value)} row{'s' if len(value) != 1 else ''}]"
     return format_value(value, spaced=True)
 
 

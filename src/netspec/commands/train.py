@@ -216,4 +216,8 @@ def run(args: argparse.Namespace) -> int:
         init_map=args.init_map,
     )
     result = run_training(compiled, recipe, options, echo=lambda line: print(line, flush=True))
-    return 130 if result.interrupted else 0
+    if not result.interrupted:
+        return 0
+    from netspec.atomic import interrupted_status
+
+    return interrupted_status()

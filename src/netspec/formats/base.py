@@ -263,7 +263,7 @@ def read_zip_metadata(file: ArtifactFile, noun: str) -> Recognised:
     try:
         with zipfile.ZipFile(file.stream()) as archive:
             if _inflated(archive, meta_name, spec_name) > MAX_METADATA_BYTES:
-                raise ArtifactError(f"{file.path}: its netspec metadata is too large")
+                raise ArtifactError(f"{file.path}: its netspec metadata is too large", code="NS612")
             meta = json.loads(archive.read(meta_name).decode("utf-8"))
             spec_text = archive.read(spec_name).decode("utf-8") if spec_name in names else ""
     except (zipfile.BadZipFile, OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
 from ..errors import ArtifactError
-from ..schema import PlainText
+from ..schema import MAX_LIST, PlainText
 from ..validation import first_problem
 
 #: Largest height or width of an input or a resize (the compiler's limit for specs).
@@ -30,15 +30,13 @@ Side = Annotated[StrictInt, Field(ge=1, le=MAX_SIDE)]
 Features = Annotated[StrictInt, Field(ge=1, le=MAX_FEATURES)]
 Word = Annotated[PlainText, Field(max_length=200)]
 FiniteFloat = Annotated[float, Field(ge=-1e6, le=1e6, allow_inf_nan=False)]
-#: Most items of a list param (``depths: [3, 4, 23, 3]``) an artifact may record.
-MAX_PARAM_ITEMS = 1000
-#: One value of a spec param as the compiled spec recorded it: a number, true/false, a word
-#: (``block: basic``), a list of those (``depths``, a ``size`` pair) or a list of such lists
-#: (MobileNet's ``settings`` rows) — what params v2 holds.
-ParamScalar = StrictBool | StrictInt | float | Word
-ParamRow = ParamScalar | Annotated[list[ParamScalar], Field(max_length=MAX_PARAM_ITEMS)]
-ParamValue = ParamScalar | Annotated[list[ParamRow], Field(max_length=MAX_PARAM_ITEMS)]
 PositiveFloat = Annotated[float, Field(gt=0, le=1e6, allow_inf_nan=False)]
+#: A spec param's value: a number, true/false, a word (``block: basic``), or a list of
+#: those or of such lists (``depths: [3, 4, 6, 3]``, a table) — the param types of the
+#: spec language, bounded as the compiler bounds them.
+ParamItem = StrictBool | StrictInt | float | Word
+ParamList = Annotated[list[ParamItem], Field(max_length=MAX_LIST)]
+ParamValue = ParamItem | Annotated[list[ParamItem | ParamList], Field(max_length=MAX_LIST)]
 
 
 class PreprocessingMeta(BaseModel):
@@ -109,10 +107,12 @@ def check_metadata(meta: Any, path: object, format_name: str) -> dict[str, Any]:
     try:
         checked = ArtifactMeta.model_validate(meta)
     except ValidationError as exc:
-        raise ArtifactError(f"{path}: invalid netspec metadata: {first_problem(exc)}") from None
+        raise ArtifactError(
+            f"{path}: invalid netspec metadata: {first_problem(exc)}", code="NS612"
+        ) from None
     problem = checked.image_sides_fit()
     if checked.format != format_name:
         problem = f"'format' says {checked.format!r}, but the file is {format_name!r}"
     if problem:
-        raise ArtifactError(f"{path}: invalid netspec metadata: {problem}")
+        raise ArtifactError(f"{path}: invalid netspec metadata: {problem}", code="NS612")
     return dict(meta)

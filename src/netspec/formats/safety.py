@@ -56,6 +56,7 @@ import ast
 import io
 import json
 import re
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -102,7 +103,7 @@ _TORCHSCRIPT_UNSAFE = re.compile(
 
 def refuse(path: Path, what: str) -> ArtifactError:
     """The refusal of an archive that would run ``what`` when opened."""
-    return ArtifactError(f"{path}: refusing to load: {what}", hint=TRUST_HINT)
+    return ArtifactError(f"{path}: refusing to load: {what}", hint=TRUST_HINT, code="NS611")
 
 
 def check_program(data: bytes, path: Path) -> None:
@@ -128,6 +129,17 @@ def check_program(data: bytes, path: Path) -> None:
     _check_program_json(record(f"models/{MODEL}.json"), path)
 
 
+def _inflated_size(data: bytes) -> int:
+    """What the members of a zip archive add up to once inflated, as its directory says.
+
+    Read with Python's zipfile, not torch's reader: ``get_record_size`` exists only in
+    recent torch releases (not in 2.11, which netspec supports), and both trust the same
+    central directory.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return sum(info.file_size for info in archive.infolist())
+
+
 def _records(data: bytes, path: Path) -> tuple[Any, list[str]]:
     """torch's zip reader over ``data`` (the reader its loaders use, so a check sees the
     members they will) and the member names; refuses archives that would inflate beyond
@@ -137,7 +149,7 @@ def _records(data: bytes, path: Path) -> tuple[Any, list[str]]:
     try:
         reader = torch._C.PyTorchFileReader(io.BytesIO(data))
         names = list(reader.get_all_records())
-        inflated = sum(reader.get_record_size(name) for name in names)
+        inflated = _inflated_size(data)
     except Exception as exc:  # torch's zip reader raises RuntimeError and others
         raise ArtifactError(f"cannot read artifact {path}: {exc}".splitlines()[0]) from None
     limit = memory_limit()

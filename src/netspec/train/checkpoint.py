@@ -111,7 +111,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         checked = CheckpointContents.model_validate(loaded)
     except ValidationError as exc:
         raise CheckpointError(
-            f"{path}: not a valid netspec checkpoint: {first_problem(exc)}"
+            f"{path}: not a valid netspec checkpoint: {first_problem(exc)}", code="NS811"
         ) from None
     # The plain fields as validated (numbers as numbers); tensors stay as loaded.
     loaded.update(checked.model_dump(include=_PLAIN_FIELDS))

@@ -187,7 +187,8 @@ class RunInfo:
             raise RunDirError(
                 f"--resume {self.run_dir}: {given} is not the spec this run was made from "
                 f"({self.spec_path} differs); resume without SPEC to continue the recorded "
-                f"one, or train {given} with a new --out"
+                f"one, or train {given} with a new --out",
+                code="NS922",
             )
 
 
@@ -208,19 +209,20 @@ def read_run_info(run_dir: str | os.PathLike[str]) -> RunInfo:
     try:
         info = json.loads(read_bounded(path, "run file", RunDirError, MAX_RUN_FILE_BYTES))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise RunDirError(f"{path}: unreadable ({exc})") from None
+        raise RunDirError(f"{path}: unreadable ({exc})", code="NS921") from None
     if not isinstance(info, dict) or not isinstance(info.get("recipe"), dict):
-        raise RunDirError(f"{path}: has no recipe")
+        raise RunDirError(f"{path}: has no recipe", code="NS921")
     try:
         checked = RunInfoContents.model_validate(info)
     except ValidationError as exc:
-        raise RunDirError(f"{path}: invalid: {first_problem(exc)}") from None
+        raise RunDirError(f"{path}: invalid: {first_problem(exc)}", code="NS921") from None
     spec_path = run_dir / SPEC_FILE
     spec_text = read_bounded(spec_path, "spec file", RunDirError, MAX_RUN_FILE_BYTES)
     if checked.spec_sha256 and checked.spec_sha256 != hashlib.sha256(spec_text).hexdigest():
         raise RunDirError(
             f"--resume {run_dir}: {spec_path} was changed after the run started (its digest "
-            f"differs from the one in {RUN_FILE}); restore it, or start a new run"
+            f"differs from the one in {RUN_FILE}); restore it, or start a new run",
+            code="NS922",
         )
     return RunInfo(run_dir=run_dir, spec_path=spec_path, info=info)
 

@@ -21,9 +21,7 @@ import contextlib
 import datetime
 import os
 import platform
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -33,7 +31,7 @@ from typing import Any, Protocol, TypeVar
 import torch
 from torch import nn
 
-from netspec.atomic import atomic_link_or_copy
+from netspec.atomic import atomic_link_or_copy, signals_deferred
 from netspec.augment import TrainTransform
 from netspec.data import Batches, derive_seed
 from netspec.data_options import DataOptions
@@ -519,24 +517,15 @@ def evaluate_weights(
 
 @contextlib.contextmanager
 def defer_keyboard_interrupt() -> Iterator[None]:
-    """Hold back Ctrl-C until the block is done, then raise it.
+    """Hold back Ctrl-C (and SIGTERM and SIGHUP, under the CLI) until the block is done,
+    then raise it.
 
     Writing an epoch's files takes from milliseconds (LeNet) to seconds (AlexNet's
     checkpoints); a Ctrl-C in the middle would leave last.pt at the previous epoch while
-    the user was just told the epoch finished. Signal handlers can only be set from the
-    main thread; elsewhere the block runs unprotected.
+    the user was just told the epoch finished (:func:`netspec.atomic.signals_deferred`).
     """
-    if threading.current_thread() is not threading.main_thread():
+    with signals_deferred():
         yield
-        return
-    received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: received.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
-        raise KeyboardInterrupt
 
 
 def _on_main(dist: Distributed, action: Callable[[], T]) -> T:
