@@ -17,15 +17,20 @@ that starts ``netspec COMMAND: error:`` is command-line misuse and exits 2, any 
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 from conftest import ROOT
 from netspec.cli import main
+from netspec.data import write_idx
 from netspec.errors import NetspecError
 
 CATALOGUE = ROOT / "docs" / "errors.md"
@@ -38,6 +43,12 @@ _BLOCK = re.compile(r"^```(?P<lang>\w+)\n(?P<body>.*?)\n```$", re.S | re.M)
 _CODES = re.compile(r"^Code: (?P<codes>.+)$", re.M)
 _CORPUS = re.compile(r"<!-- corpus: (?P<case>.+?) -->")
 _COMMAND = re.compile(r"^Command: `(?P<command>netspec [^`]+)`", re.M)
+#: ``Command: `netspec build ...`[, then `netspec predict ...`] (exit status 2)``: a section
+#: of a mistake made with another command than ``check``, on files the test makes
+#: (:func:`_catalogue_folder`); the commands before the last must succeed.
+_STEPS = re.compile(
+    r"^Command: (?P<commands>`netspec (?!check ).+?)(?: \(exit status (?P<status>\d)\))?$", re.M
+)
 
 
 @dataclass(frozen=True)
@@ -92,16 +103,28 @@ def _examples() -> tuple[list[tuple[str, str, str, str]], list[CommandExample]]:
             continue
         match = _SECTION.match(section)
         assert match, f"section {section.splitlines()[0]!r} needs a spec and its output"
+        steps = _STEPS.search(match["prose"])
+        if steps is not None:
+            SEQUENCE_EXAMPLES.append(
+                (match["title"], match["spec"], match["out"], steps["commands"],
+                 steps["status"] or "1")
+            )  # fmt: skip
+            continue
         checks.append((match["title"], match["fmt"], match["spec"], match["out"]))
     return checks, commands
 
 
+#: (title, spec, output, the command lines, the exit status) of each section that runs
+#: commands other than ``check`` on files the test makes.
+SEQUENCE_EXAMPLES: list[tuple[str, str, str, str, str]] = []
 EXAMPLES, COMMAND_EXAMPLES = _examples()
 #: The argv (after ``netspec``) of each check section that names its command.
 COMMANDS = {
     section.split("\n", 1)[0].removeprefix("## "): shlex.split(m["command"])[1:]
     for section in _sections()
-    if (m := _COMMAND.search(section)) and "```console" not in section
+    if (m := _COMMAND.search(section))
+    and "```console" not in section
+    and not _STEPS.search(section)
 }
 
 
@@ -193,3 +216,57 @@ def test_catalogue_command_example(
     assert captured.out == ""
     assert captured.err == example.expected + "\n"
     assert example.codes and sorted(set(codes)) == sorted(example.codes)
+
+
+def _catalogue_folder(folder: Path) -> None:
+    """What the command sections name: ``data/``, a Fashion-MNIST-style dataset whose 20
+    training images are black (a calibration that clips everything) and whose 20 test
+    images are seeded noise, labelled 0-9, with the brightest pixel of an image of class k
+    at column k of row 0; ``tiny.png``, 8x3 pixels."""
+    data = folder / "data"
+    data.mkdir()
+    labels = (torch.arange(20) % 10).to(torch.uint8)
+    noise = torch.randint(
+        1, 200, (20, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8
+    )
+    noise[torch.arange(20), 0, labels.long()] = 255
+    write_idx(data / "train-images-idx3-ubyte", torch.zeros(20, 28, 28, dtype=torch.uint8))
+    write_idx(data / "train-labels-idx1-ubyte", labels)
+    write_idx(data / "t10k-images-idx3-ubyte", noise)
+    write_idx(data / "t10k-labels-idx1-ubyte", labels)
+    Image.fromarray(np.zeros((3, 8), np.uint8)).save(folder / "tiny.png")
+
+
+@pytest.mark.parametrize(
+    ("title", "spec", "expected", "commands", "status"),
+    SEQUENCE_EXAMPLES,
+    ids=[e[0] for e in SEQUENCE_EXAMPLES],
+)
+def test_catalogue_command_sequence(
+    title: str,
+    spec: str,
+    expected: str,
+    commands: str,
+    status: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The commands before the last succeed; the last fails with exactly the page's text
+    and nothing is left behind but what the earlier commands wrote."""
+    lines = [shlex.split(c) for c in re.findall(r"`([^`]+)`", commands)]
+    assert lines and all(line[0] == "netspec" for line in lines), commands
+    if "onnx" in lines[-1] and importlib.util.find_spec("onnxruntime") is None:
+        pytest.skip("pip install .[onnx]")
+    monkeypatch.chdir(tmp_path)
+    _catalogue_folder(tmp_path)
+    (tmp_path / "spec.yaml").write_text(spec + "\n")
+    for line in lines[:-1]:
+        assert main(line[1:]) == 0, line
+    before = sorted(p.name for p in tmp_path.iterdir())
+    capsys.readouterr()
+    assert main(lines[-1][1:]) == int(status)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == expected + "\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -17,16 +17,21 @@ stride can hide behind a 1x1 map, and an odd larger one):
 
 Without torch, at the size of the DEFAULT weights' crop: parameters equal the weights'
 ``num_params`` and multiply-accumulates their ``_ops`` (GMACs, to three decimals), which
-checks the full-size arithmetic (strides, paddings, ceil modes) that small inputs cannot.
+checks the full-size arithmetic (strides, paddings, ceil modes) that small inputs cannot;
+and the spec's ``preprocess:`` equals the DEFAULT weights' ``transforms()`` (their enum's
+metadata: nothing is downloaded). One end-to-end case: ``netspec build`` and ``netspec
+predict`` on a PNG against torchvision's resnet18 on ``weights.transforms()`` of it.
 
 The largest RegNets are ``slow`` (``pytest -m "not slow"`` leaves them out; CI runs both).
 """
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torchvision
@@ -34,6 +39,8 @@ from torchvision import models
 
 import netspec
 from conftest import SPECS
+from netspec.cli import main
+from netspec.runtime import quiet_jit
 from torchvision_support import randomise
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -272,3 +279,71 @@ def uses_its_residual(model: torch.nn.Module, name: str) -> bool:
     """Whether the block holding stochastic-depth module ``name`` uses it (has a residual)."""
     block = model.get_submodule(name.rsplit(".", 1)[0])
     return getattr(block, "use_res_connect", True)
+
+
+def weights_preprocessing(builder: str) -> dict[str, object]:
+    """What the DEFAULT weights' ``transforms()`` (torchvision's ImageClassification) does,
+    read from its attributes: enum metadata only, nothing downloaded."""
+    transform = models.get_model_weights(builder).DEFAULT.transforms()
+    (crop,), (resize,) = transform.crop_size, transform.resize_size
+    return {
+        "resize": resize,
+        "crop": (crop, crop),
+        "interpolation": transform.interpolation.value,
+        "antialias": transform.antialias,
+        "mean": tuple(transform.mean),
+        "std": tuple(transform.std),
+    }
+
+
+@pytest.mark.parametrize("builder", sorted(COVERED))
+def test_preprocess_equals_the_default_weights_transforms(builder: str) -> None:
+    prepared = load(builder).preprocessing  # compiled only: no network is built
+    got = {name: getattr(prepared, name) for name in weights_preprocessing(builder)}
+    assert got == weights_preprocessing(builder)
+    assert prepared.channels == 3 and prepared.scale == 1 / 255
+
+
+#: One grey level after ImageNet normalisation (1/255 over the smallest std): netspec
+#: resizes uint8 images as ``v2.Resize`` does, ``weights.transforms()`` through float with
+#: rounding, so their inputs differ by up to this much (tests/test_preprocess.py).
+GREY_LEVEL = 1 / 255 / 0.224
+
+
+def test_predict_on_a_png_equals_torchvision_on_its_weights_transforms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``netspec build`` a torchvision spec, ``netspec predict`` a PNG with it, and run
+    torchvision's resnet18 with the artifact's state_dict on ``weights.transforms()`` of
+    the same file: same top-1, and log-probabilities (the logits less their log-sum-exp)
+    within one normalised grey level times the spread of the logits — an input moved by
+    at most one grey level, at about half the pixels, cannot move them further."""
+    from PIL import Image
+
+    rows, cols = np.mgrid[0:260, 0:300]
+    smooth = np.stack([cols * 255 / 300, rows * 255 / 260, (rows + cols) * 255 / 560], -1)
+    noise = np.random.default_rng(0).normal(0, 40, smooth.shape)
+    picture = tmp_path / "photo.png"
+    Image.fromarray(np.clip(smooth + noise, 0, 255).astype(np.uint8)).save(picture)
+
+    artifact = tmp_path / "resnet18.ts.pt"
+    spec = str(SPEC_DIR / "resnet.yaml")
+    assert main(["build", spec, "--variant", "resnet18", "-o", str(artifact), "--seed", "0"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(artifact), str(picture), "--json", "--top", "1000"]) == 0
+    (prediction,) = json.loads(capsys.readouterr().out)["predictions"]
+    ours = torch.zeros(1000, dtype=torch.float64)
+    for row in prediction["top"]:
+        ours[row["index"]] = row["probability"]
+
+    with quiet_jit():
+        state = torch.jit.load(str(artifact)).state_dict()
+    theirs = models.resnet18(weights=None)
+    theirs.load_state_dict(state, strict=True)
+    decoded = torch.from_numpy(np.array(Image.open(picture))).permute(2, 0, 1)
+    prepared = models.ResNet18_Weights.DEFAULT.transforms()(decoded)  # uint8 CHW, as PNG holds it
+    with torch.no_grad():
+        logits = theirs.eval()(prepared[None])[0].double()
+    assert int(ours.argmax()) == int(logits.argmax())
+    diff = (ours.log() - torch.log_softmax(logits, 0)).abs().max().item()
+    assert diff <= GREY_LEVEL * logits.std().item(), f"{diff:.3g} vs logit std {logits.std():.3g}"

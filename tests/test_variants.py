@@ -210,3 +210,25 @@ def test_an_artifact_of_a_variant_with_word_and_list_params_reads_back(
     assert main(["build", str(family), "--variant", "tiny_a", "-o", str(out)]) == 0
     _, meta, _ = inspect_artifact(out)
     assert (meta["params"]["block"], meta["params"]["depths"]) == ("narrow", [1, 1])
+
+
+def test_a_family_with_word_and_list_params_builds_and_predicts(
+    family: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The artifact's metadata records params of every type (a word, a list, rows of
+    lists) and reading the artifact back accepts them: build and predict work."""
+    import numpy as np
+    from PIL import Image
+
+    from netspec.formats.metadata import check_metadata
+
+    artifact = tmp_path / "tiny_a.ts.pt"
+    assert main(["build", str(family), "--variant", "tiny_a", "-o", str(artifact)]) == 0
+    picture = tmp_path / "x.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(picture)
+    capsys.readouterr()
+    assert main(["predict", str(artifact), str(picture)]) == 0
+    assert capsys.readouterr().out.startswith(f"{picture}: class ")
+    params = {"settings": [[1, 16, 1, 1], [6, 24, 2, 2]], "se": True, "act": "relu"}
+    rows = {"format": "torchscript", "name": "m", "input_shape": [3, 8, 8], "params": params}
+    assert check_metadata(rows, "m.ts.pt", "torchscript") == rows

@@ -75,7 +75,8 @@ def evaluation_images(
             f"{role} {data}: not a dataset folder netspec reads (it takes the four "
             "Fashion-MNIST/MNIST IDX files: train-images-idx3-ubyte, "
             "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, "
-            "gzip or not)"
+            "gzip or not)",
+            code="NS717",
         )
     dataset = load_fashion_mnist(folder, download=False, with_train=split == "train")
     images = getattr(dataset, f"{split}_images")
@@ -139,10 +140,12 @@ def _check_classes(logits: torch.Tensor, labels: torch.Tensor, data: EvaluationS
     if logits.ndim != 2:
         raise ExportError(
             "checking accuracy needs one score per class; the network gives "
-            f"{tuple(logits.shape[1:])}"
+            f"{tuple(logits.shape[1:])}",
+            code="NS606",
         )
     if len(labels) and int(labels.max()) >= logits.shape[1]:
         raise ExportError(
             f"{data.source} has labels up to {int(labels.max())}, but the network has "
-            f"{logits.shape[1]} outputs: check the accuracy on data of its own classes"
+            f"{logits.shape[1]} outputs: check the accuracy on data of its own classes",
+            code="NS606",
         )

@@ -150,13 +150,15 @@ def check_precision(chosen: Format, precision: str, device: torch.device) -> Non
         able = [name for name, entry in FORMATS.items() if precision in entry.precisions]
         raise ExportError(
             f"--precision {precision} is not available for {chosen.label}s (they take "
-            f"{join_or(list(chosen.precisions))}): use --format {join_or(able)}"
+            f"{join_or(list(chosen.precisions))}): use --format {join_or(able)}",
+            code="NS601",
         )
     wanted = PRECISIONS[precision]
     if device.type not in wanted.devices:
         raise ExportError(
             f"--precision {precision} needs --device {join_or(list(wanted.devices))}: "
-            f"{wanted.elsewhere}"
+            f"{wanted.elsewhere}",
+            code="NS602",
         )
 
 
@@ -172,7 +174,9 @@ def candidate_formats(precision: str, device: torch.device, *, compile: bool) ->
         and (entry.install is None or _installed(entry))
     ]
     if not able:
-        raise ExportError(f"no format available here holds a {precision} artifact for {device}")
+        raise ExportError(
+            f"no format available here holds a {precision} artifact for {device}", code="NS601"
+        )
     return able
 
 
@@ -296,7 +300,8 @@ def export_model(
     target = resolve_device(device)
     if precision not in PRECISIONS:
         raise ExportError(
-            f"unknown precision '{precision}' (choose one of: {', '.join(PRECISIONS)})"
+            f"unknown precision '{precision}' (choose one of: {', '.join(PRECISIONS)})",
+            code="NS601",
         )
     formats = _formats(format, precision, target, compile=compile)
     _check_request(formats, precision, calibration, opset, compile)
@@ -375,15 +380,17 @@ def _check_request(
     if precision == "int8" and calibration is None:
         raise ExportError(
             "--precision int8 needs --calibrate DATA: a few hundred real images set the "
-            "quantization ranges"
+            "quantization ranges",
+            code="NS603",
         )
     if precision != "fp32" and compile:
         raise ExportError(
             "--compile builds fp32 programs only: AOTInductor turns int8 programs back into "
-            "fp32 convolutions, and bf16 runs faster as TorchScript"
+            "fp32 convolutions, and bf16 runs faster as TorchScript",
+            code="NS604",
         )
     if opset is not None and not any(entry.name == "onnx" for entry in formats):
-        raise ExportError("--opset applies to ONNX models (--format onnx)")
+        raise ExportError("--opset applies to ONNX models (--format onnx)", code="NS608")
 
 
 def _verification_inputs(
@@ -623,6 +630,7 @@ class Verification:
                 f"nothing was written to {self.out}",
                 hint="calibrate on more or other images (--calibration-images, "
                 "--calibration-seed), or keep this network in a higher precision",
+                code="NS605",
             )
         meta = {**meta, "verification": verification_record(found, gate)}
         self.format.restamp(written, {META_FILE: json.dumps(meta, indent=2, sort_keys=True)})

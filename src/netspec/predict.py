@@ -162,7 +162,8 @@ def _check_size(sample: Sample, sizes: SizeRange, height: int, width: int) -> No
         raise InputError(
             f"{sample.label}: {width}x{height} pixels is outside the sizes this artifact "
             f"takes ({sizes.min_width}x{sizes.min_height} to "
-            f"{sizes.max_width}x{sizes.max_height})"
+            f"{sizes.max_width}x{sizes.max_height})",
+            code="NS701",
         )
 
 

@@ -20,18 +20,20 @@ it into the torch-free :class:`~netspec.preprocessing.Preprocessing` that traini
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from .errors import SchemaError
 from .expressions import Scope
-from .preprocessing import COLOR_BY_CHANNELS, Preprocessing
+from .preprocessing import COLOR_BY_CHANNELS, INTERPOLATIONS, Preprocessing
 from .schema import (
+    _EXPR_SCHEMA,
     MAX_LIST,
     Expression,
     Size2,
     StrictBool,
+    WordField,
     _integer,
     _invalid,
     _item,
@@ -79,12 +81,20 @@ FloatsField = Annotated[
     BeforeValidator(_floats),
     WithJsonSchema(
         {
-            "type": "array",
-            "items": {"anyOf": [{"type": "number"}, {"type": "string"}]},
-            "minItems": 1,
+            "anyOf": [
+                {
+                    "type": "array",
+                    "items": {"anyOf": [{"type": "number"}, {"type": "string"}]},
+                    "minItems": 1,
+                },
+                _EXPR_SCHEMA,  # a list param: `mean: mean`
+            ]
         }
     ),
 ]
+
+#: A filter name, or a string param holding one (a family whose variants resize differently).
+InterpolationField = WordField(INTERPOLATIONS)
 
 
 class PreprocessSection(BaseModel):
@@ -104,8 +114,10 @@ class PreprocessSection(BaseModel):
         "H and W (the default)",
         examples=[224],
     )
-    interpolation: Literal["nearest", "bilinear", "bicubic"] = Field(
-        "bilinear", description="resampling filter of the resize"
+    interpolation: InterpolationField = Field(
+        "bilinear",
+        description="resampling filter of the resize, or a string param holding one "
+        "(a family whose variants differ)",
     )
     antialias: StrictBool = Field(True, description="low-pass filter when shrinking")
     mean: FloatsField | None = Field(

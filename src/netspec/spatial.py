@@ -69,7 +69,8 @@ def dynamic_size_range(spec: CompiledSpec) -> SizeRange:
     if len(spec.input_shape) != 3:
         raise ExportError(
             f"--dynamic-size needs an image input [C, H, W]; {spec.name} takes flat "
-            f"features {format_shape(spec.input_shape)}"
+            f"features {format_shape(spec.input_shape)}",
+            code="NS607",
         )
     _, height, width = spec.input_shape
     probe = _Probe(spec)
@@ -82,6 +83,7 @@ def dynamic_size_range(spec: CompiledSpec) -> SizeRange:
                 f"--dynamic-size: {spec.name}'s layers depend on the input size: {reason}",
                 hint="networks that end in global average pooling ('gap') before their "
                 "classifier take any size; a 'flatten' of a feature map fixes it",
+                code="NS607",
             )
     low_height = _smallest(lambda h: probe.why_not(h, width) is None, height)
     low_width = _smallest(lambda w: probe.why_not(height, w) is None, width)
@@ -90,7 +92,8 @@ def dynamic_size_range(spec: CompiledSpec) -> SizeRange:
         if reason is not None:
             raise ExportError(
                 f"--dynamic-size: {spec.name} does not take every size from "
-                f"{low_width}x{low_height} on: {reason}"
+                f"{low_width}x{low_height} on: {reason}",
+                code="NS607",
             )
     return SizeRange(low_height, low_width)
 

@@ -234,21 +234,25 @@ def _check_flags(args: argparse.Namespace) -> None:
         ("--verify-images", args.verify_images),
     ):
         if value < 1:
-            raise UsageError(f"{flag} must be at least 1, got {value}")
+            raise UsageError(f"{flag} must be at least 1, got {value}", code="NS906")
     if args.max_accuracy_drop < 0:
-        raise UsageError(f"--max-accuracy-drop must be at least 0, got {args.max_accuracy_drop:g}")
+        raise UsageError(
+            f"--max-accuracy-drop must be at least 0, got {args.max_accuracy_drop:g}", code="NS906"
+        )
     if args.calibrate and args.precision != "int8":
         raise UsageError(
             "--calibrate applies to --precision int8 (bf16 and fp16 need no calibration; "
-            "--verify-data checks them)"
+            "--verify-data checks them)",
+            code="NS907",
         )
     if args.verify_data and args.precision == "fp32":
         raise UsageError(
             "--verify-data checks lower-precision artifacts (--precision bf16, fp16 or "
-            "int8); fp32 artifacts are checked against the model's own outputs"
+            "int8); fp32 artifacts are checked against the model's own outputs",
+            code="NS907",
         )
     if args.opset is not None and args.format not in ("onnx", AUTO):
-        raise UsageError("--opset applies to ONNX models (--format onnx)")
+        raise UsageError("--opset applies to ONNX models (--format onnx)", code="NS907")
 
 
 def _wait_passively() -> None:

@@ -91,6 +91,8 @@ def write(
         raise ExportError(f"ONNX model is invalid or too large: {exc}".splitlines()[0]) from None
 
 
+#: The oldest opset onnx's version converter writes (its adapters start at opset 7).
+OLDEST_OPSET = 7
 #: The oldest opset torch's exporter writes itself; older ones go through onnx's converter.
 EXPORTER_MIN_OPSET = 18
 
@@ -101,10 +103,16 @@ def _exported(module: nn.Module, example: torch.Tensor, options: WriteOptions) -
     import torch
 
     opset = options.opset
-    if opset is not None and not 7 <= opset <= onnx.defs.onnx_opset_version():
+    if opset is not None and opset < OLDEST_OPSET:
         raise ExportError(
-            f"--opset {opset}: onnx {onnx.__version__} knows opsets 7 to "
-            f"{onnx.defs.onnx_opset_version()}"
+            f"--opset {opset}: ONNX models can be written in opset {OLDEST_OPSET} and newer",
+            code="NS608",
+        )
+    if opset is not None and opset > onnx.defs.onnx_opset_version():
+        raise ExportError(
+            f"--opset {opset}: onnx {onnx.__version__} knows opsets up to "
+            f"{onnx.defs.onnx_opset_version()}",
+            code="NS608",
         )
     native = opset if opset is not None and opset >= EXPORTER_MIN_OPSET else None
     # The exporter reports its progress on stdout and warns about things users cannot act
@@ -155,9 +163,10 @@ def _converted(proto: Any, opset: int) -> Any:
             f"failed ({reason.removeprefix('==> Context: ')})",
             hint=f"torch's exporter writes opsets {EXPORTER_MIN_OPSET} and newer itself; "
             "older ones are converted, and not every operator converts",
+            code="NS608",
         ) from None
     if opset_of(converted) != opset:
-        raise ExportError(f"cannot write this model in ONNX opset {opset}")
+        raise ExportError(f"cannot write this model in ONNX opset {opset}", code="NS608")
     return converted
 
 
@@ -173,7 +182,7 @@ def _quantized(proto: Any, options: WriteOptions) -> Any:
     )
 
     if options.calibration is None:
-        raise ExportError("int8 ONNX needs calibration images")
+        raise ExportError("int8 ONNX needs calibration images", code="NS603")
     with tempfile.TemporaryDirectory() as folder, _quiet_root_logger():
         source, target = Path(folder) / "fp32.onnx", Path(folder) / "int8.onnx"
         onnx.save_model(proto, str(source))
@@ -191,7 +200,7 @@ def _quantized(proto: Any, options: WriteOptions) -> Any:
             )
         except Exception as exc:  # onnxruntime's tools raise many types
             raise ExportError(
-                f"onnxruntime cannot quantize this model: {exc}".splitlines()[0]
+                f"onnxruntime cannot quantize this model: {exc}".splitlines()[0], code="NS609"
             ) from None
         return onnx.load_model(str(target))
 

@@ -113,7 +113,7 @@ def _lowered(
 
     if options.precision == "int8":
         if options.calibration is None:
-            raise ExportError("int8 TorchScript needs calibration images")
+            raise ExportError("int8 TorchScript needs calibration images", code="NS603")
         lowered = quantize_int8(
             module, options.calibration, options.calibration_batch, QUANTIZED_ENGINE
         )
@@ -124,7 +124,8 @@ def _lowered(
         return trace_frozen(lowered, example, engine)
     except Exception as exc:  # the tracer raises many types; any means "cannot"
         raise ExportError(
-            f"TorchScript cannot trace the {options.precision} model: {exc}".splitlines()[0]
+            f"TorchScript cannot trace the {options.precision} model: {exc}".splitlines()[0],
+            code="NS609",
         ) from None
 
 
