@@ -170,6 +170,30 @@ def test_a_torchvision_weights_file_loads_into_a_network_with_a_new_head(tmp_pat
     assert all(torch.equal(network.state_dict()[name], original[name]) for name in report.loaded)
 
 
+def test_init_from_reads_the_file_as_the_specs_weights_section_says(tmp_path: Path) -> None:
+    """A spec's ``weights:`` section (renames for a file's legacy key names, dropped
+    auxiliary heads) applies to --init-from as it does to --weights, before --init-map."""
+    import netspec
+
+    spec = netspec.load(
+        "name: legacy\ninput: [4]\nparams: {classes: 3}\n"
+        "weights: {rename: {'.norm.1.': '.norm1.'}, ignore: [aux.]}\n"
+        "layers:\n  - group: {name: body, layers: [linear: {name: norm1, out: 5}]}\n"
+        "  - linear: {name: fc, out: classes}\n"
+    )
+    legacy = tmp_path / "legacy.pth"
+    torch.save({"body.norm.1.weight": torch.ones(5, 4), "body.norm.1.bias": torch.ones(5),
+                "fc.weight": torch.ones(10, 5), "fc.bias": torch.ones(10),
+                "aux.weight": torch.ones(2)}, legacy)  # fmt: skip
+    model = spec.build(seed=0)
+    report = load_matching(model, legacy, keys=spec.weights)
+    assert report.loaded == ["body.norm1.weight", "body.norm1.bias"]
+    assert [name for name, _ in report.reinitialised] == ["fc.weight", "fc.bias"]
+    assert report.unused == [] and torch.equal(model.body.norm1.bias, torch.ones(5))
+    with pytest.raises(BuildError, match="none of its 5 tensors fits"):  # the section unread
+        load_matching(spec.build(seed=0), legacy)
+
+
 def test_safetensors_round_trip_with_metadata(tmp_path: Path) -> None:
     state = Net().state_dict()
     path = tmp_path / "w.safetensors"

@@ -237,15 +237,25 @@ def _some(names: list[str], shown: int = 6) -> str:
 
 
 def load_matching(
-    model: nn.Module, path: str | os.PathLike[str], renames: list[Rename] | None = None
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    renames: list[Rename] | None = None,
+    keys: WeightsKeys | None = None,
 ) -> InitReport:
-    """Load every tensor of ``path`` whose name (after ``renames``) and shape match.
+    """Load every tensor of ``path`` whose name (after ``keys``, then ``renames``) and shape
+    match.
 
-    The network's other tensors keep their fresh initialisation; the report says which
-    were loaded, which were not and why, and which of the file's were unused. A file of
-    which nothing fits is an error: that is a wrong file, not a fine-tuning.
+    ``keys`` is the spec's ``weights:`` section, applied first as :func:`load_weights`
+    applies it, so a file the spec says how to read (torchvision's DenseNet with its legacy
+    key names) fine-tunes as it builds. The network's other tensors keep their fresh
+    initialisation; the report says which were loaded, which were not and why, and which
+    of the file's were unused. A file of which nothing fits is an error: that is a wrong
+    file, not a fine-tuning.
     """
-    state = _renamed(read_state_dict(path), renames or [], path)
+    state = read_state_dict(path)
+    if keys is not None:
+        state = {new: state[old] for old, new in keys.apply(list(state)).items()}
+    state = _renamed(state, renames or [], path)
     own = model.state_dict()
     report = InitReport(str(path))
     fitting: dict[str, torch.Tensor] = {}

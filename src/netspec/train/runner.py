@@ -259,7 +259,7 @@ def _run(
     torch.manual_seed(recipe.seed)
     model = spec.build(seed=recipe.seed)
     initialize_weights(model, recipe.init)
-    init_report = _init_from(model, options) if options.resume is None else None
+    init_report = _init_from(model, spec, options) if options.resume is None else None
     check_output(model, image_size, spec.name, channels=spec.input_shape[0],
                  classes=len(data.classes), dataset=data.train.name)  # fmt: skip
     channels_last = wants_channels_last(options.channels_last, device, model)
@@ -348,8 +348,9 @@ def _check_flags(
         )
 
 
-def _init_from(model: nn.Module, options: RunOptions) -> InitReport | None:
-    """``--init-from``: load what fits (renamed by ``--init-map``), say what was done."""
+def _init_from(model: nn.Module, spec: SpecLike, options: RunOptions) -> InitReport | None:
+    """``--init-from``: load what fits (read as the spec's ``weights:`` section says, then
+    renamed by ``--init-map``), say what was done."""
     if options.init_from is None:
         if options.init_map:
             raise TrainUsageError("--init-map renames the tensors of --init-from; give both")
@@ -358,7 +359,7 @@ def _init_from(model: nn.Module, options: RunOptions) -> InitReport | None:
         renames = [Rename.parse(text) for text in options.init_map]
     except PatternError as exc:
         raise TrainUsageError(f"--init-map {exc}") from None
-    return load_matching(model, options.init_from, renames)
+    return load_matching(model, options.init_from, renames, getattr(spec, "weights", None))
 
 
 @dataclass
