@@ -242,29 +242,35 @@ def atomic_write(
     caller read, which ``path`` must not be (:func:`check_target`).
     """
     path = check_target(path, inputs)
-    temporary = _temporary_beside(path)
+    temporary: Path | None = None
     try:
+        with signals_deferred():  # no Ctrl-C between creating the file and knowing its name
+            temporary = _temporary_beside(path)
         write(temporary)
         if verify is not None:
             verify(temporary)
         _publish(temporary, path)
     finally:
-        temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
 
 
 @contextmanager
 def atomic_open(path: str | os.PathLike[str], inputs: Sequence[Input] = ()) -> Iterator[BinaryIO]:
     """Yield a binary file that replaces ``path`` only when the block completes."""
     path = check_target(path, inputs)
-    temporary = _temporary_beside(path)
+    temporary: Path | None = None
     try:
+        with signals_deferred():  # no Ctrl-C between creating the file and knowing its name
+            temporary = _temporary_beside(path)
         with open(temporary, "wb") as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
         _publish(temporary, path)
     finally:
-        temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
 
 
 def atomic_write_bytes(
