@@ -425,10 +425,7 @@ def test_format_auto_publishes_the_fastest_and_nothing_else(
                 run(example)
         return {name: tuning.Timing((1.0 if name != "export" else 0.1,) * 5) for name in candidates}
 
-    import netspec.export
-
-    monkeypatch.setattr(netspec.export, "measure", rigged)
-    monkeypatch.setattr(tuning, "measure", rigged)
+    monkeypatch.setattr(tuning, "measure", rigged)  # export's choice measures through tuning
     monkeypatch.chdir(tmp_path)
     spec_file = tmp_path / "pooled.yaml"
     spec_file.write_text(POOLED)
@@ -493,3 +490,47 @@ def test_a_candidate_name_rebuilds_its_program() -> None:
             torch.testing.assert_close(
                 got.to_dense() if got.is_mkldnn else got, want, atol=1e-4, rtol=1e-4
             )  # type: ignore[union-attr]
+
+
+def _rounds(*seconds: float) -> tuning.Timing:
+    return tuning.Timing(tuple(seconds))
+
+
+def test_runoff_keeps_the_simpler_finalist_unless_the_other_is_faster_beyond_a_tie() -> None:
+    simple = _rounds(*[1.0] * 8)
+    # Faster by 10% in every round: the other one wins.
+    assert tuning.runoff_winner({"simple": simple, "other": _rounds(*[0.9] * 8)}) == "other"
+    # Faster by 1%, within TIE: as good; the simpler one is kept.
+    assert tuning.runoff_winner({"simple": simple, "other": _rounds(*[0.99] * 8)}) == "simple"
+    # Decided by the medians, not by the mean: three slow outliers do not hide a 10% gain,
+    # and one fast round does not make a 3% loss a gain.
+    mixed = _rounds(0.9, 0.9, 0.9, 0.9, 0.9, 1.5, 1.5, 1.5)
+    assert tuning.runoff_winner({"simple": simple, "other": mixed}) == "other"
+    lucky = _rounds(0.1, 1.03, 1.03, 1.03, 1.03, 1.03, 1.03, 1.03)
+    assert tuning.runoff_winner({"simple": simple, "other": lucky}) == "simple"
+    # The simpler one faster: kept, whatever the order of the dict's values.
+    assert tuning.runoff_winner({"simple": _rounds(*[0.5] * 8), "other": simple}) == "simple"
+
+
+def test_choose_lets_a_runoff_of_the_two_fastest_overrule_the_first_measurement(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first (all-candidate) measurement ranks c < b < a; the run-off re-times only b and
+    c, listed in the candidates' order, and its verdict — a tie — picks b, the earlier."""
+    first = {"a": _rounds(*[3.0] * 5), "b": _rounds(*[2.0] * 5), "c": _rounds(*[1.9] * 5)}
+    runoff = {"b": _rounds(*[1.0] * 8), "c": _rounds(*[1.01] * 8)}
+    asked: list[list[str]] = []
+
+    def fake_measure(candidates, example, **_):  # type: ignore[no-untyped-def]
+        asked.append(list(candidates))
+        return first if len(asked) == 1 else {name: runoff[name] for name in candidates}
+
+    monkeypatch.setattr(tuning, "measure", fake_measure)
+    runs = dict.fromkeys("abc", lambda x: x)
+    choice = tuning.choose(runs, torch.zeros(1), rounds=5)
+    assert asked == [["a", "b", "c"], ["b", "c"]]
+    assert choice.name == "b" and choice.timings == first and set(choice.runoff) == {"b", "c"}
+    assert tuning.runoff_metadata(choice.runoff) == {"runoff_ms": {"b": 1000.0, "c": 1010.0}}
+    # One candidate: nothing to measure.
+    assert tuning.choose({"a": runs["a"]}, torch.zeros(1), rounds=5) == tuning.Choice("a", {})
+    assert len(asked) == 2

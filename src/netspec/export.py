@@ -46,7 +46,7 @@ from .optimize import prefers_channels_last, prepare_for_inference
 from .preprocessing import Preprocessing
 from .runtime import quiet_torch_logs, resolve_device
 from .spatial import SizeRange, dynamic_size_range
-from .tuning import fastest, measure, plan_inference, timings_metadata
+from .tuning import choose, plan_inference, runoff_metadata, timings_metadata
 from .version import __version__
 
 #: Largest acceptable difference between reloaded and eager outputs, relative to the
@@ -509,12 +509,12 @@ def _publish_fastest(
             name: load_artifact(path, request.device, measuring=True).run
             for name, path in paths.items()
         }
-        timings = measure(
+        choice = choose(
             {name: run for name, run in runners.items() if run is not None},
             timing_batch,
             rounds=request.rounds,
         )
-        best = fastest(timings)
+        best = choice.name
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
             for path in paths.values():
@@ -523,7 +523,8 @@ def _publish_fastest(
         draft.meta.setdefault("optimization", {})["formats"] = {
             "chosen": best,
             "batch": request.batch,
-            **timings_metadata(timings),
+            **timings_metadata(choice.timings),
+            **runoff_metadata(choice.runoff),
         }
         draft.format.restamp(paths[best], draft.files(request.spec))
         check.format, check.out = draft.format, destination(draft.format)

@@ -10,13 +10,19 @@ any moment (:func:`measure`): candidates run in interleaved rounds, in a rotated
 a burst of load hits all of them alike; each is judged by its median, not by its luckiest
 run; and rounds continue until the fastest is separated from every other candidate by a
 sign test over the rounds (it won significantly more often) or is within 2% of it (then
-either choice is as good). The process that measures waits passively in OpenMP
-(``OMP_WAIT_POLICY=PASSIVE``, set by ``netspec build`` before torch loads) and onnxruntime
-sessions opened for timing do not spin: spinning threads of the program just timed would
-otherwise take the cores from the next one, and on a loaded machine spinning made torch's
-programs look 10–40× slower than onnxruntime's. Wall time stays the measure, because
-it is what a deployed program is judged by (CPU time would favour programs that leave a
-core idle).
+either choice is as good). Then the two fastest meet again in a run-off (:func:`choose`),
+warmed up afresh and timed alone with each other: in the first measurement a program's time
+depends on which of the others ran before it (programs of three runtimes share one process
+and its cores), and its ranking of formats was seen to flip when re-timed. The run-off
+decides by its medians; where they are within :data:`TIE` of each other it keeps the one
+listed first — the simpler program (the default format, the unrewritten module), as fast
+as the other within the measurement's noise. The process that
+measures waits passively in OpenMP (``OMP_WAIT_POLICY=PASSIVE``, set by ``netspec build``
+before torch loads) and onnxruntime sessions opened for timing do not spin: spinning
+threads of the program just timed would otherwise take the cores from the next one, and on
+a loaded machine spinning made torch's programs look 10–40× slower than onnxruntime's.
+Wall time stays the measure, because it is what a deployed program is judged by (CPU time
+would favour programs that leave a core idle).
 """
 
 from __future__ import annotations
@@ -96,13 +102,13 @@ def measure(
     samples: dict[str, list[float]] = {name: [] for name in names}
     calls: dict[str, int] = {}
     with torch.inference_mode():
-        for name, run in candidates.items():
-            for _ in range(warmup):
+        for _ in range(warmup):  # interleaved too: every candidate warms up in like state
+            for name, run in candidates.items():
                 begin = time.perf_counter()
                 run(example)
                 sync()
-            once = max(time.perf_counter() - begin, 1e-6)
-            calls[name] = min(1000, math.ceil(MIN_SAMPLE / once))
+                once = max(time.perf_counter() - begin, 1e-6)
+                calls[name] = min(1000, math.ceil(MIN_SAMPLE / once))
         start = time.perf_counter()
         for index in range(max_rounds):
             shift = index % len(names)
@@ -143,6 +149,48 @@ def fastest(timings: dict[str, Timing]) -> str:
     return min(timings, key=lambda name: timings[name].median)
 
 
+#: Fewest rounds of the run-off between the two fastest candidates.
+RUNOFF_ROUNDS = 8
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The candidate :func:`choose` picked, the first measurement of all of them and the
+    run-off of the two fastest (empty when there were fewer than two)."""
+
+    name: str
+    timings: dict[str, Timing]
+    runoff: dict[str, Timing] = field(default_factory=dict)
+
+
+def choose(candidates: dict[str, Candidate], example: torch.Tensor, *, rounds: int) -> Choice:
+    """The fastest of ``candidates`` (listed simplest first): every candidate measured in
+    interleaved rounds, then the two fastest re-timed alone in a run-off that decides."""
+    names = list(candidates)
+    if len(names) == 1:
+        return Choice(names[0], {})
+    timings = measure(candidates, example, rounds=rounds)
+    finalists = sorted(sorted(timings, key=lambda n: timings[n].median)[:2], key=names.index)
+    runoff = measure(
+        {name: candidates[name] for name in finalists},
+        example,
+        rounds=max(rounds, RUNOFF_ROUNDS),
+    )
+    return Choice(runoff_winner(runoff), timings, runoff)
+
+
+def runoff_winner(runoff: dict[str, Timing]) -> str:
+    """The finalist with the lower run-off median; the first-listed (simpler) one when the
+    other's median is not more than :data:`TIE` lower.
+
+    No significance is asked of a larger difference: the run-off of two slow programs ends
+    at its time budget after few rounds, and on a busy machine a real 20% difference then
+    need not pass a sign test — keeping the simpler one there cost more than trusting the
+    medians (issue 11, NiN at batch 32)."""
+    simpler, other = runoff
+    return other if runoff[other].median < runoff[simpler].median * (1 - TIE) else simpler
+
+
 def timings_metadata(timings: dict[str, Timing]) -> dict[str, dict[str, object]]:
     """``timings_ms`` (medians), ``spread_ms`` (quartiles) and ``rounds`` of a measurement."""
     return {
@@ -152,6 +200,13 @@ def timings_metadata(timings: dict[str, Timing]) -> dict[str, dict[str, object]]
         },
         "rounds": {name: len(t.samples) for name, t in timings.items()},
     }
+
+
+def runoff_metadata(runoff: dict[str, Timing]) -> dict[str, object]:
+    """``runoff_ms``: the finalists' medians in the run-off that decided (when there was one)."""
+    if not runoff:
+        return {}
+    return {"runoff_ms": {name: round(t.median * 1e3, 3) for name, t in runoff.items()}}
 
 
 @dataclass
@@ -166,6 +221,8 @@ class InferencePlan:
     device: str = "cpu"
     batch: int = 32
     timings: dict[str, Timing] = field(default_factory=dict)
+    #: The run-offs of the two fastest in each stage (:func:`choose`), which decided.
+    runoff: dict[str, Timing] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -180,6 +237,7 @@ class InferencePlan:
             "device": self.device,
             "batch": self.batch,
             **timings_metadata(self.timings),
+            **runoff_metadata(self.runoff),
         }
 
 
@@ -223,23 +281,21 @@ def plan_inference(
     prepared eager module it uses.
     """
     prepared = _eager_candidates(model, example)
-    timings = _timed(
-        {candidate_name(f, u, False): m for (f, u), m in prepared.items()}, example, rounds
+    eager = choose(
+        {candidate_name(f, u, False): m for (f, u), m in prepared.items()}, example, rounds=rounds
     )
-    best_format, best_fuse = (
-        _by_name(prepared)[fastest(timings)] if timings else next(iter(prepared))
-    )
-    mkldnn = False
+    best_format, best_fuse = _by_name(prepared)[eager.name]
+    timings, runoff, mkldnn = dict(eager.timings), dict(eager.runoff), False
     if torchscript:
         choices = _script_choices(best_format, best_fuse, example.device)
         scripted = {
             SCRIPTED + candidate_name(*choice): _scripted(prepared[choice[:2]], choice[2])
             for choice in choices
         }
-        script_timings = _timed(scripted, example, rounds)
-        timings.update(script_timings)
-        if script_timings:
-            best_format, best_fuse, mkldnn = choices[list(scripted).index(fastest(script_timings))]
+        frozen = choose(scripted, example, rounds=rounds)
+        timings.update(frozen.timings)
+        runoff.update(frozen.runoff)
+        best_format, best_fuse, mkldnn = choices[list(scripted).index(frozen.name)]
     plan = InferencePlan(
         memory_format=best_format,
         fuse_branches=best_fuse,
@@ -247,6 +303,7 @@ def plan_inference(
         device=str(example.device),
         batch=int(example.shape[0]),
         timings=timings,
+        runoff=runoff,
     )
     return plan, prepared[(best_format, best_fuse)]
 
@@ -287,10 +344,3 @@ def _script_choices(
 def _scripted(module: nn.Module, mkldnn: bool) -> torch.jit.ScriptModule:
     frozen = script(module, frozen=True)
     return mkldnn_convert(frozen) if mkldnn else frozen
-
-
-def _timed(
-    candidates: dict[str, Candidate], example: torch.Tensor, rounds: int
-) -> dict[str, Timing]:
-    """Timings when there is a choice to make; nothing to measure for a single candidate."""
-    return measure(candidates, example, rounds=rounds) if len(candidates) > 1 else {}

@@ -378,7 +378,12 @@ def _choice_line(what: str, measured: dict[str, Any]) -> str:
     timings: dict[str, float] = measured.get("timings_ms") or {}
     ranked = sorted(timings, key=timings.__getitem__)
     listed = ", ".join(f"{name} {timings[name]:.1f} ms" for name in ranked)
-    return f"chose {what} {measured['chosen']}: {listed} (median, batch {measured.get('batch')})"
+    runoff: dict[str, float] = measured.get("runoff_ms") or {}
+    decided = "; run-off " + ", ".join(f"{n} {ms:.1f} ms" for n, ms in runoff.items())
+    return (
+        f"chose {what} {measured['chosen']}: {listed} (median, batch {measured.get('batch')})"
+        + (decided if runoff else "")
+    )
 
 
 def _candidate_table(plan: dict[str, Any]) -> list[str]:
