@@ -53,9 +53,6 @@ def script(module: nn.Module, *, frozen: bool) -> torch.jit.ScriptModule:
             scripted = torch.jit.script(traced_dataflows(module.eval()))
             return torch.jit.freeze(scripted) if frozen else scripted
         except Exception as exc:  # torch raises many types; any means "cannot script"
-            interrupted = exc.__context__ or exc.__cause__
-            if isinstance(interrupted, KeyboardInterrupt):  # Ctrl-C or a signal while
-                raise interrupted from None  # the compiler ran: torch wraps it; unwrap it
             raise ExportError(
                 f"TorchScript cannot compile this model: {exc}".splitlines()[0]
             ) from None
