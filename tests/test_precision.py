@@ -118,8 +118,13 @@ def trained(single_thread) -> tuple[netspec.CompiledSpec, nn.Module]:  # type: i
 
 
 def _sets(data: Path, calibration_images: int = 64):  # type: ignore[no-untyped-def]
-    calibration = evaluation_images(data, "train", calibration_images, 0, role="calibration data")
-    evaluation = evaluation_images(data, "test", None, 0, role="evaluation data")
+    """The squares data as the build reads it: calibration sample and whole test split."""
+    prepared = netspec.load(SQUARES).preprocessing
+    calibration = evaluation_images(
+        data, "train", calibration_images, 0, role="calibration data", preprocessing=prepared
+    )
+    evaluation = evaluation_images(data, "test", None, 0, role="evaluation data",
+                                   preprocessing=prepared)  # fmt: skip
     return calibration, evaluation
 
 
@@ -177,7 +182,10 @@ def test_accuracy_gate_refuses_a_broken_calibration(
     """Calibrated on black images, int8 ranges clip every real activation: refused."""
     spec, model = trained
     calibration, evaluation = _sets(data)
-    black = dataclasses.replace(calibration, images=torch.zeros_like(calibration.images))
+    pixels = calibration.dataset.images
+    assert isinstance(pixels, torch.Tensor)
+    blacked = dataclasses.replace(calibration.dataset, images=torch.zeros_like(pixels))
+    black = dataclasses.replace(calibration, dataset=blacked)
     out = tmp_path / f"squares{SUFFIXES[fmt]}"
     with pytest.raises(ExportError, match=r"loses .* points of accuracy on 100 test images") as e:
         export_model(
@@ -306,6 +314,79 @@ def test_build_command_prints_both_accuracies(
     assert inspect_artifact(out)[1]["calibration"]["images"] == 32
 
 
+#: A network that tells dark from light images only when its input is normalised: the
+#: sum of the pixels after ``(x/255 - 0.5) / 0.5`` is negative for dark images, while the
+#: raw ``x/255`` is never negative.
+SIGN = """\
+name: sign
+input: [1, 8, 8]
+preprocess: {mean: [0.5], std: [0.5]}
+layers:
+  - flatten
+  - linear: {out: 2}
+"""
+
+
+def _dark_and_light_folder(root: Path) -> Path:
+    """An image folder with train/ and val/, classes dark (0) and light (1), PNG files."""
+    generator = torch.Generator().manual_seed(3)
+    for split, count in (("train", 12), ("val", 10)):
+        for name, low in (("dark", 0), ("light", 160)):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(count):
+                pixels = torch.randint(low, low + 96, (8, 8), generator=generator)
+                Image.fromarray(pixels.to(torch.uint8).numpy()).save(folder / f"{i}.png")
+    return root
+
+
+def _sign_weights(path: Path) -> Path:
+    """Weights that score "light" by the sum of the normalised pixels, "dark" by minus it."""
+    torch.save({"1.weight": torch.stack([-torch.ones(64), torch.ones(64)]),
+                "1.bias": torch.zeros(2)}, path)  # fmt: skip
+    return path
+
+
+@pytest.mark.parametrize("precision", ["bf16", "int8"])
+def test_image_folder_calibrates_and_verifies_with_the_specs_preprocessing(
+    precision: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user's own images in class folders: calibrated on train/, checked on val/, both
+    prepared by the spec's preprocess: section (unnormalised, the fp32 model would score
+    50%: every image would look light)."""
+    data = _dark_and_light_folder(tmp_path / "photos")
+    spec = tmp_path / "sign.yaml"
+    spec.write_text(SIGN)
+    out = tmp_path / "sign.ts.pt"
+    args = ["build", str(spec), "--weights", str(_sign_weights(tmp_path / "w.pt"))]
+    args += ["--precision", precision, "-o", str(out)]
+    args += ["--calibrate", str(data)] if precision == "int8" else ["--verify-data", str(data)]
+    assert main(args) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].startswith(f"accuracy on 20 test images of {data}: fp32 100.00%, ")
+    meta = inspect_artifact(out)[1]
+    assert meta["verification"]["accuracy"] == 1.0 and meta["verification"]["images"] == 20
+    if precision == "int8":
+        assert meta["calibration"] == {"data": str(data), "split": "train", "images": 24,
+                                       "seed": None, "batch": 32}  # fmt: skip
+
+
+def test_calibration_data_of_other_channels_is_refused_in_one_line(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Fashion-MNIST-style IDX images are grey; a 3-channel network cannot take them."""
+    spec = tmp_path / "rgb.yaml"
+    spec.write_text(SQUARES.replace("input: [1, 12, 12]", "input: [3, 12, 12]"))
+    args = ["build", str(spec), "--precision", "int8", "--calibrate", str(data)]
+    assert main([*args, "-o", str(tmp_path / "rgb.ts.pt")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: spec 'squares' expects 3-channel images; Fashion-MNIST images have "
+        "1: change the spec's input to [1, 12, 12], or use 3-channel images (images in "
+        "class folders are converted to the input's channels)"
+    )
+    assert not (tmp_path / "rgb.ts.pt").exists()
+
+
 # ------------------------------------------------------------------------------ --opset
 
 
@@ -395,7 +476,9 @@ def test_dynamic_size_artifact_refuses_images_below_its_smallest_size(
 
 def test_int8_and_dynamic_size_together(data: Path, tmp_path: Path) -> None:
     spec = netspec.load(POOLED)
-    calibration = evaluation_images(data, "train", 16, 0, role="calibration data")
+    calibration = evaluation_images(
+        data, "train", 16, 0, role="calibration data", preprocessing=spec.preprocessing
+    )
     out = tmp_path / "pooled.ts.pt"
     report = export_model(
         spec.build(seed=0),

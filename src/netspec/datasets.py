@@ -134,6 +134,30 @@ class Dataset:
         return torch.stack([self.images[int(i)] for i in index])
 
 
+def check_dataset_fits(
+    dataset: Dataset,
+    input_shape: Sequence[int],
+    name: str,
+    *,
+    verb: str = "train on",
+    hint: str = "--data FOLDER converts a folder's images to the input's channels",
+) -> None:
+    """One line when ``dataset`` cannot feed network ``name``: it has no images, or images
+    of fixed channels (IDX, CIFAR) other than the input's. ``verb`` and ``hint`` say what
+    the command does with the images and how to convert them."""
+    if not len(dataset):
+        role = "training" if dataset.split == "train" else "evaluation"
+        raise DataError(f"{dataset.source}: no {role} images", code="NS711")
+    channels, height, width = (*input_shape, 0, 0)[:3]
+    if dataset.channels is not None and dataset.channels != channels:
+        raise DataError(
+            f"spec '{name}' expects {channels}-channel images; {dataset.name} images "
+            f"have {dataset.channels}: change the spec's input to [{dataset.channels}, "
+            f"{height}, {width}], or {verb} {channels}-channel images ({hint})",
+            code="NS716",
+        )
+
+
 # ---------------------------------------------------------------------------- opening
 
 

@@ -14,14 +14,16 @@ The images are chosen reproducibly: a seeded random sample of a split, in a fixe
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .data import CLASS_NAMES, load_fashion_mnist, locate_idx_files, to_float_images
+from .data import locate_idx_files, to_float_images
+from .data_options import DataOptions, with_root
+from .datasets import Dataset, check_dataset_fits, detect_format, open_dataset
 from .errors import DataError, ExportError
 from .preprocessing import Preprocessing
 
@@ -31,21 +33,35 @@ EVALUATION_BATCH = 100
 
 @dataclass(frozen=True)
 class EvaluationSet:
-    """Labelled images of one split of a dataset, as stored (uint8), in the order used."""
+    """Labelled images of one split of a dataset, in the order used.
 
-    #: uint8 (N, H, W) or (N, C, H, W).
-    images: torch.Tensor
-    #: int64 (N,).
-    labels: torch.Tensor
-    classes: tuple[str, ...]
+    The images stay in the dataset (a streamed image folder decodes them a batch at a
+    time): only their positions are kept, so checking on ten thousand large images does not
+    hold them all in memory at once.
+    """
+
+    dataset: Dataset
+    #: Positions in ``dataset`` of the images used, in the order used.
+    indices: torch.Tensor
     #: The dataset folder, as the user named it.
     source: str
-    split: str
     #: The seed of the sample; None when the whole split is used in file order.
     seed: int | None
 
     def __len__(self) -> int:
-        return len(self.labels)
+        return len(self.indices)
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return self.dataset.labels[self.indices]
+
+    @property
+    def classes(self) -> tuple[str, ...]:
+        return self.dataset.classes
+
+    @property
+    def split(self) -> str:
+        return self.dataset.split
 
     def record(self) -> dict[str, Any]:
         """Where the images came from, for an artifact's metadata."""
@@ -56,38 +72,59 @@ class EvaluationSet:
     ) -> torch.Tensor:
         """Images ``start:stop`` as the network's float input (the training pipeline's
         :func:`netspec.data.to_float_images`)."""
-        return to_float_images(self.images[start:stop], preprocessing)
+        return to_float_images(self.dataset.take(self.indices[start:stop]), preprocessing)
 
 
 def evaluation_images(
-    data: str | Path, split: str, count: int | None, seed: int, *, role: str
+    data: str | Path,
+    split: str,
+    count: int | None,
+    seed: int,
+    *,
+    role: str,
+    preprocessing: Preprocessing,
+    options: DataOptions | None = None,
 ) -> EvaluationSet:
     """``count`` images of ``split`` ("train" or "test") of the dataset in folder ``data``:
     a random sample drawn with ``seed``, in that order; the whole split in file order when
     ``count`` is None or not smaller than it. ``role`` names the data in messages
     ("calibration data").
 
-    Reads Fashion-MNIST-style IDX files (Fashion-MNIST, MNIST: the four files, gzip or not).
+    Any dataset ``netspec train --data`` reads (IDX files, CIFAR, images in class folders),
+    opened by :func:`netspec.datasets.open_dataset` with ``options`` (the spec's ``data:``
+    section: a one-folder image dataset is split by its ``val_fraction`` and ``split_seed``
+    as training split it) for this folder, never downloading; folder images are converted
+    to ``preprocessing``'s colour mode and size as in training.
     """
     folder = Path(data).expanduser()
-    if not folder.is_dir() or locate_idx_files(folder) is None:
+    chosen = with_root(options or DataOptions(), folder)
+    chosen = replace(chosen, format="auto", download=False)
+    if not folder.is_dir() or not _is_dataset(chosen):
         raise DataError(
-            f"{role} {data}: not a dataset folder netspec reads (it takes the four "
-            "Fashion-MNIST/MNIST IDX files: train-images-idx3-ubyte, "
-            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte, "
-            "gzip or not)",
+            f"{role} {data}: not a dataset folder netspec reads (Fashion-MNIST/MNIST IDX "
+            "files, torchvision's CIFAR layout, or images in class folders: the folders "
+            "netspec train --data takes)",
             code="NS717",
         )
-    dataset = load_fashion_mnist(folder, download=False, with_train=split == "train")
-    images = getattr(dataset, f"{split}_images")
-    labels = getattr(dataset, f"{split}_labels")
-    if count is not None and count < len(labels):
-        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
-        index = order[:count]
-        images, labels, used_seed = images[index], labels[index], seed
-    else:
-        used_seed = None
-    return EvaluationSet(images, labels, CLASS_NAMES, str(data), split, used_seed)
+    dataset = open_dataset(chosen, split, preprocessing)
+    if count is not None and count < len(dataset):
+        order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed))
+        return EvaluationSet(dataset, order[:count], str(data), seed)
+    return EvaluationSet(dataset, torch.arange(len(dataset)), str(data), None)
+
+
+def _is_dataset(options: DataOptions) -> bool:
+    """Whether the folder holds a dataset (auto-detection falls back to Fashion-MNIST, which
+    then has to be there)."""
+    kind = detect_format(options)
+    return kind != "fashion-mnist" or locate_idx_files(Path(str(options.root))) is not None
+
+
+def check_images_fit(data: EvaluationSet, input_shape: Sequence[int], name: str) -> None:
+    """One line when the images cannot feed the network: none at all, or the wrong number of
+    channels (IDX and CIFAR images have fixed channels; folder images are converted)."""
+    hint = "images in class folders are converted to the input's channels"
+    check_dataset_fits(data.dataset, input_shape, name, verb="use", hint=hint)
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from .artifacts import load_artifact
 from .atomic import atomic_write, check_target
 from .compiler import CompiledSpec
 from .errors import ExportError
-from .evaluation import AccuracyCheck, EvaluationSet, compare_accuracy
+from .evaluation import AccuracyCheck, EvaluationSet, check_images_fit, compare_accuracy
 from .formats import FORMATS, join_or
 from .formats.base import META_FILE, PRECISIONS, SPEC_FILE, Format, WriteOptions
 from .optimize import prefers_channels_last, prepare_for_inference
@@ -305,6 +305,9 @@ def export_model(
         )
     formats = _formats(format, precision, target, compile=compile)
     _check_request(formats, precision, calibration, opset, compile)
+    for data in (calibration, evaluation):
+        if data is not None and precision != "fp32":
+            check_images_fit(data, spec.input_shape, spec.name)
     if batch < 1:
         raise ExportError(f"batch must be at least 1, got {batch}")
     names = _validate_classes(spec, classes)
@@ -410,8 +413,7 @@ def _calibration_images(request: _Request) -> torch.Tensor | None:
     """The int8 calibration images as the network's float input, in their fixed order."""
     if request.precision != "int8" or request.calibration is None:
         return None
-    preprocessing = Preprocessing.for_input(request.spec.input_shape)
-    return request.calibration.floats(preprocessing)
+    return request.calibration.floats(request.spec.preprocessing)
 
 
 def _draft(
@@ -556,7 +558,7 @@ def _gate(
     return AccuracyGate(
         evaluation,
         prepare_for_inference(request.reference, memory_format=layout),
-        Preprocessing.for_input(request.spec.input_shape),
+        request.spec.preprocessing,
         max_drop,
     )
 

@@ -146,7 +146,7 @@ def _add_lower_precision_arguments(parser: argparse.ArgumentParser) -> None:
         "--calibrate",
         metavar="DATA",
         help="int8: dataset folder whose training images set the quantization ranges "
-        "(Fashion-MNIST/MNIST IDX files)",
+        "(any folder train --data reads: IDX files, CIFAR, images in class folders)",
     )
     group.add_argument(
         "--calibration-images",
@@ -166,8 +166,8 @@ def _add_lower_precision_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--verify-data",
         metavar="DATA",
-        help="dataset folder whose test images check the artifact's accuracy against the "
-        "fp32 model (default: the --calibrate folder)",
+        help="dataset folder whose test images (val/ of an image folder) check the "
+        "artifact's accuracy against the fp32 model (default: the --calibrate folder)",
     )
     group.add_argument(
         "--verify-images",
@@ -200,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
     extra: dict[str, object] = {"seed": args.seed}
     if args.weights:
         classes = _load_weights(model, args.weights, extra, classes, spec)
-    calibration, evaluation = _evaluation_data(args)
+    calibration, evaluation = _evaluation_data(args, spec)
     report = export_model(
         model,
         spec,
@@ -267,13 +267,19 @@ def _wait_passively() -> None:
 
 
 def _evaluation_data(
-    args: argparse.Namespace,
+    args: argparse.Namespace, spec: Spec
 ) -> tuple[EvaluationSet | None, EvaluationSet | None]:
-    """The calibration images (int8) and the held-out images that check the accuracy."""
+    """The calibration images (int8) and the held-out images that check the accuracy, read
+    as training reads them: the spec's ``data:`` options and its preprocessing."""
     if args.precision == "fp32":
         return None, None
+    from ..data_options import DataOptions
     from ..evaluation import evaluation_images
 
+    common = {
+        "preprocessing": spec.preprocessing,
+        "options": DataOptions.from_section(spec.train.data),
+    }
     calibration = None
     if args.calibrate:
         calibration = evaluation_images(
@@ -282,12 +288,13 @@ def _evaluation_data(
             args.calibration_images,
             args.calibration_seed,
             role="calibration data",
+            **common,
         )
     source = args.verify_data or args.calibrate
     evaluation = None
     if source:
         evaluation = evaluation_images(
-            source, "test", args.verify_images, 0, role="evaluation data"
+            source, "test", args.verify_images, 0, role="evaluation data", **common
         )
     return calibration, evaluation
 

@@ -35,8 +35,8 @@ from netspec.atomic import atomic_link_or_copy, signals_deferred
 from netspec.augment import TrainTransform
 from netspec.data import Batches, derive_seed
 from netspec.data_options import DataOptions
-from netspec.datasets import Dataset, open_dataset
-from netspec.errors import DataError, NetspecError
+from netspec.datasets import Dataset, check_dataset_fits, open_dataset
+from netspec.errors import NetspecError
 from netspec.optimize import compile_model, prefers_channels_last
 from netspec.patterns import PatternError, Rename
 from netspec.preprocessing import Preprocessing
@@ -158,23 +158,8 @@ def image_size_for(spec: SpecLike, recipe: TrainRecipe) -> tuple[int, int]:
 
 def check_data(spec: SpecLike, data: TrainData) -> None:
     """One line, before the first step, when the data cannot feed the spec's input."""
-    channels = spec.input_shape[0]
     for dataset in (data.train, data.test):
-        if not len(dataset):
-            raise DataError(
-                f"{dataset.source}: no {'training' if dataset.split == 'train' else 'evaluation'}"
-                f" images",
-                code="NS711",
-            )
-        if dataset.channels is not None and dataset.channels != channels:
-            _, height, width = spec.input_shape
-            raise DataError(
-                f"spec '{spec.name}' expects {channels}-channel images; {dataset.name} images "
-                f"have {dataset.channels}: change the spec's input to [{dataset.channels}, "
-                f"{height}, {width}], or train on {channels}-channel images (--data FOLDER "
-                f"converts a folder's images to the input's channels)",
-                code="NS716",
-            )
+        check_dataset_fits(dataset, spec.input_shape, spec.name)
 
 
 def check_output(
