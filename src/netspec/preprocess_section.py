@@ -151,7 +151,7 @@ def preprocessing_of(root: Located, params: Scope, input_shape: Shape) -> Prepro
             hint=f"crop to the input's size ({height}x{width}), or change the input",
         )
     resize = section.resize if section.resize is not None else crop
-    _check_resize(node, resize, crop)
+    _check_resize(node, resize, crop, params)
     for name in ("mean", "std"):
         _check_stats(node, name, getattr(section, name), channels)
     if (section.mean is None) != (section.std is None):
@@ -190,8 +190,13 @@ def _image_input(node: Located, input_shape: Shape) -> tuple[int, int, int]:
     return channels, height, width
 
 
-def _check_resize(node: Located, resize: int | tuple[int, int], crop: tuple[int, int]) -> None:
-    """The resize must leave at least the crop: torchvision would pad the rest with zeros."""
+def _check_resize(
+    node: Located, resize: int | tuple[int, int], crop: tuple[int, int], params: Scope
+) -> None:
+    """The resize must leave at least the crop: torchvision would pad the rest with zeros.
+
+    When the resize is a param (a family spec's ``resize``), the hint names the ``--set``
+    that fixes it: raising the input size with ``--set size=N`` alone lands here."""
     if isinstance(resize, int):
         small = resize < max(crop)
         what = f"resize {resize} (the shorter side)"
@@ -202,9 +207,18 @@ def _check_resize(node: Located, resize: int | tuple[int, int], crop: tuple[int,
         raise SchemaError(
             f"preprocess: {what} is smaller than the crop {crop[0]}x{crop[1]}",
             _at(node, "resize"),
-            hint="resize to at least the crop's size",
+            hint=_resize_hint(node, isinstance(resize, int), crop, params),
             code="NS230",
         )
+
+
+def _resize_hint(node: Located, shorter_side: bool, crop: tuple[int, int], params: Scope) -> str:
+    written = node.get("resize")
+    name = written.value if written is not None else None
+    if not (isinstance(name, str) and name.isidentifier() and name in params):
+        return "resize to at least the crop's size"
+    least = str(max(crop)) if shorter_side else f"[{crop[0]},{crop[1]}]"
+    return f"resize to at least the crop's size: --set {name}={least} or more"
 
 
 def _check_stats(node: Located, name: str, values: tuple[float, ...] | None, channels: int) -> None:
