@@ -320,6 +320,10 @@ def test_folder_class_names_travel_from_training_to_predict(
     report = capsys.readouterr().out.splitlines()
     assert report[0].startswith("test acc ") and report[0].endswith("/8)")  # 2 per class
     assert [line.split()[0] for line in report[2:]] == list(CLASS_FOLDERS[:4])
+    # Without --data, the checkpoint's run directory says what it trained on (run.json).
+    assert main(["eval", str(spec), "--weights", str(tmp_path / "run" / "best.pt"),
+                 "--device", "cpu"]) == 0  # fmt: skip
+    assert capsys.readouterr().out.splitlines() == report
 
 
 def test_decoding_workers_end_quietly_under_the_clis_signal_handlers(

@@ -7,7 +7,10 @@ pay for it).
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from netspec.data_options import DataOptions
 
 EPILOG = """\
 examples:
@@ -17,8 +20,9 @@ examples:
   netspec eval specs/resnet18.yaml --weights runs/pets/best.safetensors --data pets/
 
 --weights takes a netspec checkpoint (last.pt, best.pt), a plain state_dict file or a
-.safetensors file; every tensor must fit. The data is the recipe's data: section (default
-Fashion-MNIST) or --data; its test split is evaluated (val/ of an image folder).
+.safetensors file; every tensor must fit. The data is --data, else the recipe's data:
+section, else -- for a checkpoint in a run directory -- the data that run trained on (its
+run.json), else Fashion-MNIST; its test split is evaluated (val/ of an image folder).
 """
 
 
@@ -60,11 +64,28 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         batch_size=args.batch_size,
         amp=args.amp,
-        data=data_options(args, compiled.train.data),
+        data=_run_data(args, data_options(args, compiled.train.data)),
     )
     class_names = tuple(compiled.classes or accuracy.classes)
     print(format_report(accuracy.correct.tolist(), accuracy.total.tolist(), class_names))
     return 0
+
+
+def _run_data(args: argparse.Namespace, options: DataOptions) -> DataOptions:
+    """Without a data folder (no --data, none in the spec's ``data:``), the one the run
+    trained on, when --weights is a checkpoint of a run directory (its run.json says)."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from netspec.train.rundir import recorded_data
+
+    if options.root is not None:
+        return options
+    recorded = recorded_data(Path(args.weights).parent)
+    if recorded is None:
+        return options
+    root, recorded_format = recorded
+    return replace(options, root=root, format=args.data_format or recorded_format)
 
 
 def format_report(correct: list[int], total: list[int], class_names: tuple[str, ...]) -> str:

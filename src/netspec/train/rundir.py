@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError
 from netspec.atomic import atomic_write_text, safe_file_name
 from netspec.errors import WriteError
 from netspec.files import kind_of, read_bounded, reason
-from netspec.recipe import TrainRecipe
+from netspec.recipe import DATA_FORMATS, TrainRecipe
 from netspec.train.errors import TrainUsageError
 from netspec.train.loop import EpochMetrics
 from netspec.validation import first_problem
@@ -138,6 +138,26 @@ def is_run_dir(run_dir: Path) -> bool:
         return False
     legacy = isinstance(info.get("recipe"), dict) and (run_dir / SPEC_FILE).is_file()
     return info.get("format") == RUN_FORMAT or legacy
+
+
+def recorded_data(run_dir: Path) -> tuple[str, str] | None:
+    """The data folder and its format a run trained on (``run.json``'s ``data``), or None
+    when ``run_dir`` is no run or trained on the default data: ``netspec eval`` of the
+    run's checkpoint evaluates the test split of what it trained on, not of Fashion-MNIST.
+    """
+    if not is_run_dir(run_dir):
+        return None
+    try:
+        info = json.loads(
+            read_bounded(run_dir / RUN_FILE, RUN_FILE, RunDirError, MAX_RUN_FILE_BYTES)
+        )
+    except (RunDirError, ValueError):  # changed since is_run_dir read it
+        return None
+    data = info.get("data") if isinstance(info, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("root"), str) or not data["root"]:
+        return None
+    recorded_format = data.get("format")
+    return data["root"], recorded_format if recorded_format in DATA_FORMATS else "auto"
 
 
 def spec_digest(text: str) -> str:
