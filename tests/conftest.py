@@ -18,6 +18,22 @@ SUFFIXES = {name: entry.suffix for name, entry in FORMATS.items()}
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_cache_and_data_dirs(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Keep the suite out of the user's ``~/.cache/netspec``: decoded-image caches and the
+    default dataset folder (where a missing Fashion-MNIST would be downloaded) live in the
+    session's temporary folder, for this process and the CLIs it starts."""
+    saved = {name: os.environ.get(name) for name in ("NETSPEC_CACHE_DIR", "NETSPEC_DATA_DIR")}
+    os.environ["NETSPEC_CACHE_DIR"] = str(tmp_path_factory.mktemp("netspec-cache"))
+    os.environ["NETSPEC_DATA_DIR"] = str(tmp_path_factory.mktemp("netspec-data"))
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture
 def write_spec(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Write spec text to a file in tmp_path and return its path."""
