@@ -324,6 +324,12 @@ def test_folder_class_names_travel_from_training_to_predict(
     assert main(["eval", str(spec), "--weights", str(tmp_path / "run" / "best.pt"),
                  "--device", "cpu"]) == 0  # fmt: skip
     assert capsys.readouterr().out.splitlines() == report
+    # A lower precision of the run's checkpoint is checked on that data too.
+    bf16 = tmp_path / "four-bf16.ts.pt"
+    assert main(["build", str(spec), "--weights", str(tmp_path / "run" / "best.pt"),
+                 "--precision", "bf16", "-o", str(bf16)]) == 0  # fmt: skip
+    accuracy_line = capsys.readouterr().out.splitlines()[1]
+    assert accuracy_line.startswith(f"accuracy on 8 test images of {root}: fp32 ")
 
 
 def test_decoding_workers_end_quietly_under_the_clis_signal_handlers(

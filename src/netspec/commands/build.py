@@ -146,7 +146,8 @@ def _add_lower_precision_arguments(parser: argparse.ArgumentParser) -> None:
         "--calibrate",
         metavar="DATA",
         help="int8: dataset folder whose training images set the quantization ranges "
-        "(any folder train --data reads: IDX files, CIFAR, images in class folders)",
+        "(any folder train --data reads: IDX files, CIFAR, images in class folders; "
+        "default with --weights from a run directory: the data that run trained on)",
     )
     group.add_argument(
         "--calibration-images",
@@ -167,7 +168,8 @@ def _add_lower_precision_arguments(parser: argparse.ArgumentParser) -> None:
         "--verify-data",
         metavar="DATA",
         help="dataset folder whose test images (val/ of an image folder) check the "
-        "artifact's accuracy against the fp32 model (default: the --calibrate folder)",
+        "artifact's accuracy against the fp32 model (default: the --calibrate folder, else "
+        "the data the --weights' run trained on)",
     )
     group.add_argument(
         "--verify-images",
@@ -200,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
     extra: dict[str, object] = {"seed": args.seed}
     if args.weights:
         classes = _load_weights(model, args.weights, extra, classes, spec)
+    _default_to_the_runs_data(args)
     calibration, evaluation = _evaluation_data(args, spec)
     report = export_model(
         model,
@@ -264,6 +267,24 @@ def _wait_passively() -> None:
     only when the user did not choose.
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def _default_to_the_runs_data(args: argparse.Namespace) -> None:
+    """A lower precision of a run's checkpoint, with no data named: calibrate (int8) or
+    verify (bf16, fp16) on the data that run trained on, as its run.json records it."""
+    if args.precision == "fp32" or args.calibrate or args.verify_data or not args.weights:
+        return
+    from pathlib import Path
+
+    from ..train.rundir import recorded_data
+
+    recorded = recorded_data(Path(args.weights).parent)
+    if recorded is None or not Path(recorded[0]).expanduser().is_dir():
+        return
+    if args.precision == "int8":
+        args.calibrate = recorded[0]
+    else:
+        args.verify_data = recorded[0]
 
 
 def _evaluation_data(
