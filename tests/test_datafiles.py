@@ -136,7 +136,7 @@ def test_only_regular_files_are_read(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)  # opening it for reading would block forever
     for reader in (datafiles.read_image, datafiles.read_idx, datafiles.load_data_pickle):
-        with pytest.raises(DataError, match="not a regular file"):
+        with pytest.raises(DataError, match="is a FIFO, not a file"):
             reader(fifo)
 
 

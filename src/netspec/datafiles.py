@@ -28,18 +28,19 @@ processes too, and a reader should cost only what it reads.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import os
 import pickle
-import stat
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import files
 from .errors import DataError
 from .limits import memory_limit
 
@@ -94,39 +95,23 @@ def _a(noun: str) -> str:
     return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
-def regular_file_size(path: str | os.PathLike[str], limit: int, what: str = "file") -> int:
-    """The size of ``path`` after checking it is a regular file of at most ``limit`` bytes.
-
-    Reading never starts on a FIFO, a device or a directory, and never on a file larger
-    than the limit, whatever its name says.
-    """
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such {what}") from None
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if not stat.S_ISREG(info.st_mode):
-        raise DataError(f"{path}: not a regular file ({_a(what)} must be one)")
-    if info.st_size > limit:
-        raise DataError(
-            f"{path}: {_size_in_words(info.st_size)}, more than the limit of "
-            f"{_size_in_words(limit)} for {_a(what)}"
-        )
-    return info.st_size
+def _too_large(path: str | os.PathLike[str], size: int, limit: int, what: str) -> DataError:
+    return DataError(
+        f"{path}: {_size_in_words(size)}, more than the limit of {_size_in_words(limit)} "
+        f"for {_a(what)}"
+    )
 
 
 def read_bounded(path: str | os.PathLike[str], limit: int, what: str = "file") -> bytes:
-    """The bytes of a regular file of at most ``limit`` bytes (see :func:`regular_file_size`)."""
-    regular_file_size(path, limit, what)
-    try:
-        with open(path, "rb") as stream:
-            data = stream.read(limit + 1)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if len(data) > limit:  # grew since stat
-        raise DataError(f"{path}: more than the limit of {_size_in_words(limit)} for {_a(what)}")
-    return data
+    """The bytes of a regular file of at most ``limit`` bytes.
+
+    :func:`netspec.files.read_bounded` opens it without blocking and checks what it opened:
+    reading never starts on a FIFO, a device or a directory (not even one swapped in after
+    a check), and never on a file larger than the limit, whatever its name says.
+    """
+    return files.read_bounded(
+        path, what, DataError, limit, too_large=lambda size: _too_large(path, size, limit, what)
+    )
 
 
 # ------------------------------------------------------------------------------ gzip
@@ -225,8 +210,10 @@ def read_idx(path: str | os.PathLike[str], limit: int | None = None) -> np.ndarr
 # ------------------------------------------------------------------------------ images
 
 
-def _open_checked(path: str | os.PathLike[str]) -> Any:
-    """A Pillow image whose header was read and whose size is within the limits.
+@contextlib.contextmanager
+def _open_checked(path: str | os.PathLike[str]) -> Iterator[Any]:
+    """A Pillow image whose header was read and whose size is within the limits, read from
+    the regular file opened once (:func:`netspec.files.open_regular`).
 
     Pillow's own check (a warning, then an error at twice its limit) is set aside while
     the header is read — nothing is decoded yet — so that every oversized image gets the
@@ -234,24 +221,26 @@ def _open_checked(path: str | os.PathLike[str]) -> Any:
     """
     from PIL import Image, UnidentifiedImageError
 
-    regular_file_size(path, MAX_IMAGE_FILE_BYTES, "image")
-    pillow_limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        image = Image.open(path)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
-        raise NotAnImageError(f"{path}: not an image (PNG, JPEG, ...)", code="NS712") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = pillow_limit
-    if image.width * image.height > MAX_IMAGE_PIXELS:
-        image.close()
-        raise DataError(
-            f"{path}: has {image.width}x{image.height} pixels, more than the limit of "
-            f"{MAX_IMAGE_PIXELS:,} pixels (a decompression bomb, or an image too large to "
-            f"classify)",
-            code="NS712",
-        )
-    return image
+    with files.open_regular(path, "image file", DataError) as (stream, size):
+        if size > MAX_IMAGE_FILE_BYTES:
+            raise _too_large(path, size, MAX_IMAGE_FILE_BYTES, "image")
+        pillow_limit = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            image = Image.open(stream)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+            raise NotAnImageError(f"{path}: not an image (PNG, JPEG, ...)", code="NS712") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = pillow_limit
+        with image:
+            if image.width * image.height > MAX_IMAGE_PIXELS:
+                raise DataError(
+                    f"{path}: has {image.width}x{image.height} pixels, more than the limit of "
+                    f"{MAX_IMAGE_PIXELS:,} pixels (a decompression bomb, or an image too large "
+                    f"to classify)",
+                    code="NS712",
+                )
+            yield image
 
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
