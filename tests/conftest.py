@@ -35,6 +35,26 @@ def own_cache_and_data_dirs(tmp_path_factory: pytest.TempPathFactory):  # type: 
 
 
 @pytest.fixture
+def signals_at_default():  # type: ignore[no-untyped-def]
+    """Ctrl-C, SIGTERM and SIGHUP as a terminal delivers them, for the tests that send them.
+
+    Under ``nohup`` SIGHUP is ignored, and a background job of a shell without job control
+    ignores SIGINT; netspec (rightly) keeps an ignored signal ignored, and child processes
+    inherit the disposition — so without this those tests would fail for their launcher."""
+    import signal
+
+    wanted = {
+        signal.SIGINT: signal.default_int_handler,
+        signal.SIGTERM: signal.SIG_DFL,
+        signal.SIGHUP: signal.SIG_DFL,
+    }
+    saved = {signum: signal.signal(signum, handler) for signum, handler in wanted.items()}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+@pytest.fixture
 def write_spec(tmp_path: Path):  # type: ignore[no-untyped-def]
     """Write spec text to a file in tmp_path and return its path."""
 

@@ -1321,6 +1321,7 @@ def run_child(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 # --- signals: temporary files are removed on SIGTERM and SIGHUP as on Ctrl-C ---------------
 
 
+@pytest.mark.usefixtures("signals_at_default")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_during_build_leaves_no_temporary_file(signum: int, tmp_path: Path) -> None:
     work = prepare(tmp_path)
@@ -1372,6 +1373,7 @@ def send_and_wait(signum: int) -> None:
     time.sleep(0.05)
 
 
+@pytest.mark.usefixtures("signals_at_default")
 def test_a_signal_that_c_code_turns_into_an_error_is_reported_as_the_signal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

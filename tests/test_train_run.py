@@ -149,6 +149,7 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(
         assert len(list(csv.DictReader(stream))) == 4
 
 
+@pytest.mark.usefixtures("signals_at_default")
 def test_ctrl_c_while_an_epoch_is_saved_waits_for_the_files(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
