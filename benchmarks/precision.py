@@ -63,14 +63,7 @@ from netspec.datasets import Dataset  # noqa: E402
 from netspec.evaluation import EvaluationSet, evaluation_images  # noqa: E402
 from netspec.export import export_model  # noqa: E402
 from netspec.spec import Spec  # noqa: E402
-from netspec.tuning import (  # noqa: E402
-    SCRIPTED,
-    Timing,
-    candidate,
-    fastest,
-    measure,
-    paired_ratio,
-)
+from netspec.tuning import SCRIPTED, Timing, candidate, fastest, measure  # noqa: E402
 from netspec.weights import load_weights  # noqa: E402
 from seed_models import SEED_NETWORKS  # noqa: E402
 
@@ -258,6 +251,11 @@ def retime(net: Network, report: Any, kept: Path, x: torch.Tensor, rounds: int) 
         "rounds": rounds,
         "timings": {name: _stats(t) for name, t in timings.items()},
     }
+
+
+def paired_ratio(mine: Timing, theirs: Timing) -> float:
+    """The median over the rounds of my time ÷ their time in the same round."""
+    return statistics.median(a / b for a, b in zip(mine.samples, theirs.samples, strict=True))
 
 
 def _copies_of_chosen(report: Any, plan: dict[str, Any], timings: dict[str, Timing]) -> set[str]:

@@ -5,23 +5,22 @@ network (channels-last makes the seed's GoogLeNet 2× faster on a CPU but not it
 the candidates are timed on the target device, as an autotuning compiler does, and the
 choice is recorded in the artifact's metadata (:class:`InferencePlan`).
 
-The measurement has to hold on a busy machine, where another process may take a core at any
-moment (:func:`measure`): candidates run in interleaved rounds, in a rotated order, so a
-burst of load hits all of them alike; each is judged by its median, not by its luckiest
+The measurement has to hold on a busy machine, where another process may take a core at
+any moment (:func:`measure`): candidates run in interleaved rounds, in a rotated order, so
+a burst of load hits all of them alike; each is judged by its median, not by its luckiest
 run; and rounds continue until the fastest is separated from every other candidate by a
 sign test over the rounds (it won significantly more often) or is within 2% of it (then
 either choice is as good). Then the two fastest meet again in a run-off (:func:`choose`),
 warmed up afresh and timed alone with each other: in the first measurement a program's time
 depends on which of the others ran before it (programs of three runtimes share one process
 and its cores), and its ranking of formats was seen to flip when re-timed. The run-off
-decides by the median of its per-round ratios (a burst of load slows both programs of a
-round alike); where that is within :data:`TIE` of 1 it keeps the one listed first — the
-simpler program (the default format, the unrewritten module), as fast as the other within
-the measurement's noise. The process that measures waits passively in OpenMP
-(``OMP_WAIT_POLICY=PASSIVE``, set by ``netspec build`` before torch loads) and onnxruntime
-sessions opened for timing do not spin: spinning threads of the program just timed would
-otherwise take the cores from the next one, and on a loaded machine spinning made torch's
-programs look 10–40× slower than onnxruntime's.
+decides by its medians; where they are within :data:`TIE` of each other it keeps the one
+listed first — the simpler program (the default format, the unrewritten module), as fast
+as the other within the measurement's noise. The process that
+measures waits passively in OpenMP (``OMP_WAIT_POLICY=PASSIVE``, set by ``netspec build``
+before torch loads) and onnxruntime sessions opened for timing do not spin: spinning
+threads of the program just timed would otherwise take the cores from the next one, and on
+a loaded machine spinning made torch's programs look 10–40× slower than onnxruntime's.
 Wall time stays the measure, because it is what a deployed program is judged by (CPU time
 would favour programs that leave a core idle).
 """
@@ -181,25 +180,15 @@ def choose(candidates: dict[str, Candidate], example: torch.Tensor, *, rounds: i
 
 
 def runoff_winner(runoff: dict[str, Timing]) -> str:
-    """The finalist that ran faster in the run-off: the other one when the median over the
-    rounds of its time ÷ the first-listed (simpler) one's time in the same round is more
-    than :data:`TIE` below 1; else the simpler one, as fast within the noise.
+    """The finalist with the lower run-off median; the first-listed (simpler) one when the
+    other's median is not more than :data:`TIE` lower.
 
-    Each round times both programs back to back, so a burst of load that slows a round
-    slows both sides of its ratio: the per-round ratios are steadier than the ratio of the
-    two medians (two copies of one program drifted apart by up to 9% by their medians but
-    2% by their paired ratios in ``benchmarks/precision.py``'s re-time). No significance is
-    asked of a larger difference: the run-off of two slow programs ends at its time budget
-    after few rounds, and on a busy machine a real 20% difference then need not pass a sign
-    test — keeping the simpler one there cost more than trusting the ratios (issue 11, NiN
-    at batch 32)."""
+    No significance is asked of a larger difference: the run-off of two slow programs ends
+    at its time budget after few rounds, and on a busy machine a real 20% difference then
+    need not pass a sign test — keeping the simpler one there cost more than trusting the
+    medians (issue 11, NiN at batch 32)."""
     simpler, other = runoff
-    return other if paired_ratio(runoff[other], runoff[simpler]) < 1 - TIE else simpler
-
-
-def paired_ratio(mine: Timing, theirs: Timing) -> float:
-    """The median over the rounds of my time ÷ their time in the same round."""
-    return statistics.median(a / b for a, b in zip(mine.samples, theirs.samples, strict=True))
+    return other if runoff[other].median < runoff[simpler].median * (1 - TIE) else simpler
 
 
 def timings_metadata(timings: dict[str, Timing]) -> dict[str, dict[str, object]]:
