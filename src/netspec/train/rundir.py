@@ -128,16 +128,21 @@ def _claim(run_dir: Path, force: bool) -> None:
 
 def is_run_dir(run_dir: Path) -> bool:
     """Whether ``run_dir`` was made by ``netspec train`` (its run.json says so)."""
+    return _run_record(run_dir) is not None
+
+
+def _run_record(run_dir: Path) -> dict[str, Any] | None:
+    """``run_dir``'s run.json when it is one ``netspec train`` wrote, else None."""
     try:
         info = json.loads(
             read_bounded(run_dir / RUN_FILE, RUN_FILE, RunDirError, MAX_RUN_FILE_BYTES)
         )
     except (RunDirError, ValueError):
-        return False
+        return None
     if not isinstance(info, dict):
-        return False
+        return None
     legacy = isinstance(info.get("recipe"), dict) and (run_dir / SPEC_FILE).is_file()
-    return info.get("format") == RUN_FORMAT or legacy
+    return info if info.get("format") == RUN_FORMAT or legacy else None
 
 
 def recorded_data(run_dir: Path) -> tuple[str, str] | None:
@@ -145,15 +150,8 @@ def recorded_data(run_dir: Path) -> tuple[str, str] | None:
     when ``run_dir`` is no run or trained on the default data: ``netspec eval`` of the
     run's checkpoint evaluates the test split of what it trained on, not of Fashion-MNIST.
     """
-    if not is_run_dir(run_dir):
-        return None
-    try:
-        info = json.loads(
-            read_bounded(run_dir / RUN_FILE, RUN_FILE, RunDirError, MAX_RUN_FILE_BYTES)
-        )
-    except (RunDirError, ValueError):  # changed since is_run_dir read it
-        return None
-    data = info.get("data") if isinstance(info, dict) else None
+    info = _run_record(run_dir)
+    data = info.get("data") if info is not None else None
     if not isinstance(data, dict) or not isinstance(data.get("root"), str) or not data["root"]:
         return None
     recorded_format = data.get("format")
