@@ -17,13 +17,12 @@ is seeded once per rank and its state is saved in every checkpoint and restored 
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -383,7 +382,7 @@ class _EpochEnd:
         rng_states = self.dist.gather(_rng_state(self.device))  # a collective: all ranks
         if self.dist.is_main:
             # Protected from the line on: a Ctrl-C prompted by it must find the epoch saved.
-            with defer_keyboard_interrupt():
+            with signals_deferred():
                 self.echo(metrics.line())
                 _write_epoch(
                     self.run_dir, self.context, self.model, self.optimizer, self.scaler, state,
@@ -499,19 +498,6 @@ def evaluate_weights(
     )
     result = evaluate(model, batches, num_classes=len(test.classes), device=torch_device, amp=amp)
     return Accuracy(result.correct, result.total, test.classes)
-
-
-@contextlib.contextmanager
-def defer_keyboard_interrupt() -> Iterator[None]:
-    """Hold back Ctrl-C (and SIGTERM and SIGHUP, under the CLI) until the block is done,
-    then raise it.
-
-    Writing an epoch's files takes from milliseconds (LeNet) to seconds (AlexNet's
-    checkpoints); a Ctrl-C in the middle would leave last.pt at the previous epoch while
-    the user was just told the epoch finished (:func:`netspec.atomic.signals_deferred`).
-    """
-    with signals_deferred():
-        yield
 
 
 def _on_main(dist: Distributed, action: Callable[[], T]) -> T:
