@@ -12,8 +12,7 @@ included.
 from __future__ import annotations
 
 import argparse
-import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from .recipe import DATA_FORMATS, DataSection
@@ -79,8 +78,3 @@ def data_options(args: argparse.Namespace, section: DataSection | None) -> DataO
         format=getattr(args, "data_format", None),
         download=getattr(args, "download", True),
     )
-
-
-def with_root(options: DataOptions, root: str | os.PathLike[str]) -> DataOptions:
-    """The same options for another folder (``--calibrate DATA``, ``--verify-data DATA``)."""
-    return replace(options, root=str(root))

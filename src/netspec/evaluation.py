@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from .data import locate_idx_files, to_float_images
-from .data_options import DataOptions, with_root
+from .data_options import DataOptions
 from .datasets import Dataset, check_dataset_fits, detect_format, open_dataset
 from .errors import DataError, ExportError
 from .preprocessing import Preprocessing
@@ -97,8 +97,7 @@ def evaluation_images(
     to ``preprocessing``'s colour mode and size as in training.
     """
     folder = Path(data).expanduser()
-    chosen = with_root(options or DataOptions(), folder)
-    chosen = replace(chosen, format="auto", download=False)
+    chosen = replace(options or DataOptions(), root=str(folder), format="auto", download=False)
     if not folder.is_dir() or not _is_dataset(chosen):
         raise DataError(
             f"{role} {data}: not a dataset folder netspec reads (Fashion-MNIST/MNIST IDX "
