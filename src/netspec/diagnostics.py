@@ -81,8 +81,7 @@ def diagnostics_json(
 ) -> list[dict[str, Any]]:
     """Every diagnostic of every failed file, in order, then the warnings: ``netspec check
     --format json``."""
-    errors = [diagnostic_json(d, file) for file, error in failures for d in error.diagnostics]
-    return errors + [diagnostic_json(d, file, "warning") for file, d in warnings]
+    return [diagnostic_json(d, file, level) for file, d, level in _levelled(failures, warnings)]
 
 
 def _levelled(
