@@ -5,9 +5,9 @@ network (channels-last makes the seed's GoogLeNet 2× faster on a CPU but not it
 the candidates are timed on the target device, as an autotuning compiler does, and the
 choice is recorded in the artifact's metadata (:class:`InferencePlan`).
 
-The measurement has to hold on a busy machine, where another process may take a core at
-any moment (:func:`measure`): candidates run in interleaved rounds, in a rotated order, so
-a burst of load hits all of them alike; each is judged by its median, not by its luckiest
+The measurement has to hold on a busy machine, where another process may take a core at any
+moment (:func:`measure`): candidates run in interleaved rounds, in a rotated order, so a
+burst of load hits all of them alike; each is judged by its median, not by its luckiest
 run; and rounds continue until the fastest is separated from every other candidate by a
 sign test over the rounds (it won significantly more often) or is within 2% of it (then
 either choice is as good). Then the two fastest meet again in a run-off (:func:`choose`),
@@ -15,12 +15,12 @@ warmed up afresh and timed alone with each other: in the first measurement a pro
 depends on which of the others ran before it (programs of three runtimes share one process
 and its cores), and its ranking of formats was seen to flip when re-timed. The run-off
 decides by its medians; where they are within :data:`TIE` of each other it keeps the one
-listed first — the simpler program (the default format, the unrewritten module), as fast
-as the other within the measurement's noise. The process that
-measures waits passively in OpenMP (``OMP_WAIT_POLICY=PASSIVE``, set by ``netspec build``
-before torch loads) and onnxruntime sessions opened for timing do not spin: spinning
-threads of the program just timed would otherwise take the cores from the next one, and on
-a loaded machine spinning made torch's programs look 10–40× slower than onnxruntime's.
+listed first — the simpler program (the default format, the unrewritten module), as fast as
+the other within the measurement's noise. The process that measures waits passively in
+OpenMP (``OMP_WAIT_POLICY=PASSIVE``, set by ``netspec build`` before torch loads) and
+onnxruntime sessions opened for timing do not spin: spinning threads of the program just
+timed would otherwise take the cores from the next one, and on a loaded machine spinning
+made torch's programs look 10–40× slower than onnxruntime's.
 Wall time stays the measure, because it is what a deployed program is judged by (CPU time
 would favour programs that leave a core idle).
 """
